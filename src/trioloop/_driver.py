@@ -1,0 +1,150 @@
+"""The driver: the Trio task that runs an asyncio loop's iterations.
+
+Design
+------
+asyncio's ``BaseEventLoop._run_once`` already does everything one iteration
+needs: it drops cancelled timers, polls the selector, moves due timers to the
+ready deque, and runs the ready callbacks (with debug-mode slow-callback
+logging).  The only thing it does that a Trio task must not do is *block* in
+``selector.select(timeout)``.
+
+So the loop is given a :class:`ParkingSelector`: an ordinary epoll selector
+whose ``select`` never blocks.  When ``_run_once`` asks it to wait, it polls
+once without waiting and, if nothing is ready, records how long the loop
+wanted to sleep.  The driver then *parks* in Trio for that long, waiting for
+the selector's own file descriptor to become readable (any asyncio fd ready)
+or for code on the Trio side to wake it (a ``call_soon`` from a Trio task).
+One Trio wake covers any number of ready asyncio fds.
+
+While there is work, the driver runs iterations back to back with no Trio
+round-trip per callback (batches, not hops), and yields to Trio at least every
+``YIELD_INTERVAL`` seconds so Trio tasks are never starved by a busy asyncio
+side.  Trio's own scheduler is fair, so the reverse holds too.
+
+Alternatives rejected: one Trio ``wait_readable`` per asyncio fd (a Trio
+round-trip per fd per readiness, ``BusyResourceError`` when Trio code waits on
+the same fd, and asyncio's level-triggered semantics to re-create), and
+routing each callback through a Trio channel (a task switch per callback).
+
+Around every batch the driver makes the thread look like asyncio's: the
+running loop is this loop (Python 3.14 keeps it in C thread state and refuses
+to step a task otherwise) and ``sniffio`` says ``"asyncio"``; both are
+restored before control goes back to Trio.
+"""
+
+from __future__ import annotations
+
+import math
+import select
+import selectors
+import time
+from asyncio import events
+from typing import TYPE_CHECKING, Any
+
+import sniffio
+import trio
+
+if TYPE_CHECKING:
+    from ._loop import TrioEventLoop
+
+__all__ = ["ParkingSelector", "drive", "YIELD_INTERVAL"]
+
+#: Longest stretch of asyncio work between two Trio checkpoints, in seconds.
+YIELD_INTERVAL = 0.002
+
+_NOT_PARKING = -1.0
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+_NOT_IN = ~select.EPOLLIN
+_NOT_OUT = ~select.EPOLLOUT
+
+_get_running_loop = events._get_running_loop
+_set_running_loop = events._set_running_loop
+_sniffio_state = sniffio.thread_local
+
+
+class ParkingSelector(selectors.EpollSelector):
+    """An epoll selector whose ``select`` never blocks; it records the wish.
+
+    ``select`` is written out rather than delegating to the base class: it
+    runs once per loop iteration, and the extra frame was measurable.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Seconds the loop asked to sleep (``math.inf`` for "until woken"),
+        #: or ``_NOT_PARKING`` when the last iteration found work.
+        self.park_for = _NOT_PARKING
+
+    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        fd_to_key = self._fd_to_key
+        try:
+            fd_events = self._selector.poll(0, max(len(fd_to_key), 1))
+        except InterruptedError:
+            fd_events = []
+        ready = []
+        for fd, event in fd_events:
+            key = fd_to_key.get(fd)
+            if key is not None:
+                mask = (_WRITE if event & _NOT_IN else 0) | (_READ if event & _NOT_OUT else 0)
+                ready.append((key, mask & key.events))
+        if ready or (timeout is not None and timeout <= 0):
+            self.park_for = _NOT_PARKING
+        else:
+            self.park_for = math.inf if timeout is None else timeout
+        return ready
+
+
+async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
+    """Run ``loop``'s iterations until cancelled (or until ``loop.stop()``).
+
+    With ``until_stopped`` (sync mode) a ``loop.stop()`` ends the drive, as it
+    ends ``run_forever``.  Without it (hosted mode) the drive only ends when
+    its Trio task is cancelled, and a stray ``stop()`` is ignored.
+    Exceptions that escape ``_run_once`` (``KeyboardInterrupt``,
+    ``SystemExit``, failures of the loop machinery) propagate to Trio.
+    """
+    selector: ParkingSelector = loop._selector
+    run_once = loop._run_once
+    perf_counter = time.perf_counter
+    checkpoint = trio.lowlevel.checkpoint
+    while True:
+        # One batch: iterations back to back until the loop wants to sleep,
+        # stops, or has held the thread for YIELD_INTERVAL.  The flavour
+        # switch is inlined (not _flavour.asyncio_flavour) to keep it cheap.
+        batch_end = perf_counter() + YIELD_INTERVAL
+        prev_loop = _get_running_loop()
+        prev_library = _sniffio_state.name
+        _set_running_loop(loop)
+        _sniffio_state.name = "asyncio"
+        try:
+            while True:
+                run_once()
+                if (
+                    loop._stopping
+                    or selector.park_for != _NOT_PARKING
+                    or perf_counter() > batch_end
+                ):
+                    break
+        finally:
+            _sniffio_state.name = prev_library
+            _set_running_loop(prev_loop)
+        if loop._stopping:
+            if until_stopped:
+                return
+            loop._stopping = False
+        if selector.park_for != _NOT_PARKING:
+            await _park(loop, selector, selector.park_for)
+        else:
+            await checkpoint()
+
+
+async def _park(loop: TrioEventLoop, selector: ParkingSelector, seconds: float) -> None:
+    """Sleep in Trio until an asyncio fd is ready, a wake-up, or ``seconds``."""
+    with trio.CancelScope(deadline=trio.current_time() + seconds) as scope:
+        loop._park_scope = scope
+        try:
+            await trio.lowlevel.wait_readable(selector.fileno())
+        finally:
+            loop._park_scope = None
+    selector.park_for = _NOT_PARKING

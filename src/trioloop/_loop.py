@@ -1,0 +1,249 @@
+"""``TrioEventLoop``: asyncio's selector loop with Trio as its engine.
+
+The loop inherits asyncio's own selector machinery - transports for TCP,
+TLS (through ``sslproto``), UDP, Unix sockets and pipes, the ``sock_*``
+coroutines, ``add_reader``/``add_writer`` - so their behaviour is asyncio's
+to the letter on every Python version, and their speed is the same code
+path's.  What changes is who runs the loop (see ``_driver``): never a
+blocking ``select``, always a Trio task that parks in Trio.
+
+It runs in one of two ways:
+
+* hosted, inside ``trio.run`` via :func:`trioloop.open_loop`, where the loop's
+  clock is the Trio run's clock (so ``MockClock`` drives asyncio timers);
+* sync, where ``run_forever``/``run_until_complete`` start ``trio.run``
+  themselves for their duration; timers, fds and callbacks are plain data
+  that survive between runs, and each run re-arms its Trio waits.
+
+Besides the driver, the loop replaces the parts of asyncio's Unix loop that
+would fight Trio: signal handlers (no second ``set_wakeup_fd``) and child
+process watching (pidfds on the loop's own selector, no child watchers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import threading
+import time
+from asyncio import events, unix_events
+from collections.abc import Callable
+from contextvars import Context
+from typing import Any
+
+import trio
+
+from . import _asyncgens
+from ._driver import ParkingSelector, drive
+from ._subprocess import watch_child
+
+__all__ = ["TrioEventLoop", "new_event_loop"]
+
+
+class TrioEventLoop(asyncio.SelectorEventLoop):
+    """An asyncio event loop whose iterations run as a Trio task."""
+
+    _selector: ParkingSelector
+
+    def __init__(self) -> None:
+        super().__init__(ParkingSelector())
+        #: Cancel scope of the driver while it is parked in Trio, else None.
+        self._park_scope: trio.CancelScope | None = None
+        #: Nursery of the current run (sync run or hosting ``open_loop``).
+        self._nursery: trio.Nursery | None = None
+        #: True while hosted by ``open_loop``; the loop then never runs sync.
+        self._hosted = False
+        self._set_clock(time.monotonic)
+        self._child_pidfds: set[int] = set()
+        self._previous_running_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- time and scheduling -------------------------------------------------
+
+    def _set_clock(self, clock: Callable[[], float]) -> None:
+        """Use ``clock`` as ``time()``: the hosting Trio run's clock when
+        hosted, else ``time.monotonic``.  Bound per instance so the hot path
+        (``_run_once`` reads the time every iteration) has no extra frame."""
+        self.time = clock  # type: ignore[method-assign]
+
+    def call_soon(
+        self, callback: Callable[..., object], *args: Any, context: Context | None = None
+    ) -> asyncio.Handle:
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_soon")
+        handle: asyncio.Handle = self._call_soon(callback, args, context)
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        if self._park_scope is not None:
+            self._wake()
+        return handle
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
+        timer = super().call_at(when, callback, *args, context=context)
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        if self._park_scope is not None:
+            self._wake()
+        return timer
+
+    def _wake(self) -> None:
+        """Unpark the driver after work was added from outside a batch."""
+        scope = self._park_scope
+        if scope is None:
+            return
+        if threading.get_ident() == self._thread_id:
+            scope.cancel()
+        else:
+            self._write_to_self()
+
+    # -- running --------------------------------------------------------------
+
+    def _check_running(self) -> None:
+        if self._hosted:
+            raise RuntimeError(
+                "This event loop is hosted by trioloop.open_loop() and runs for "
+                "as long as that block; from Trio code, await asyncio code with "
+                "trioloop.aio_as_trio() instead of run_until_complete()"
+            )
+        super()._check_running()
+        if trio.lowlevel.in_trio_run():
+            raise RuntimeError(
+                "Cannot run an event loop synchronously inside trio.run(); "
+                "use 'async with trioloop.open_loop() as loop:' instead"
+            )
+
+    def run_forever(self) -> None:
+        """Run until ``stop()``, inside a ``trio.run`` started for the purpose."""
+        self._check_closed()
+        self._check_running()
+        trio.run(self._run_sync)
+
+    async def _run_sync(self) -> None:
+        self._begin_run()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await drive(self, until_stopped=True)
+                nursery.cancel_scope.cancel()
+        finally:
+            self._nursery = None
+            self._end_run()
+
+    def _begin_run(self) -> None:
+        """Become the running loop of this thread (what run_forever sets up)."""
+        self._set_coroutine_origin_tracking(self._debug)
+        self._thread_id = threading.get_ident()
+        _asyncgens.install()
+        self._previous_running_loop = events._get_running_loop()
+        events._set_running_loop(self)
+
+    def _end_run(self) -> None:
+        self._stopping = False
+        self._thread_id = None
+        events._set_running_loop(self._previous_running_loop)
+        self._previous_running_loop = None
+        self._set_coroutine_origin_tracking(False)
+        _asyncgens.uninstall()
+
+    def close(self) -> None:
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        for pidfd in self._child_pidfds:
+            self._remove_reader(pidfd)
+            _close_fd(pidfd)
+        self._child_pidfds.clear()
+        super().close()
+
+    # -- signals --------------------------------------------------------------
+    #
+    # asyncio routes signals through signal.set_wakeup_fd, which Trio owns for
+    # the duration of trio.run.  A Python-level handler does the same job:
+    # it runs in the main thread after Trio's wakeup fd has interrupted any
+    # wait, and hands the callback to the loop thread-safely.
+
+    def add_signal_handler(
+        self, sig: int, callback: Callable[..., object], *args: Any
+    ) -> None:
+        if asyncio.iscoroutine(callback) or asyncio.iscoroutinefunction(callback):
+            raise TypeError("coroutines cannot be used with add_signal_handler()")
+        self._check_signal(sig)
+        self._check_closed()
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("signal handlers can only be added in the main thread")
+        self._signal_handlers[sig] = events.Handle(callback, args, self, None)
+        try:
+            signal.signal(sig, self._on_signal)
+            signal.siginterrupt(sig, False)
+        except OSError as exc:
+            del self._signal_handlers[sig]
+            if exc.errno == errno.EINVAL:
+                raise RuntimeError(f"sig {sig} cannot be caught") from None
+            raise
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._handle_signal(signum)
+
+    def remove_signal_handler(self, sig: int) -> bool:
+        self._check_signal(sig)
+        if self._signal_handlers.pop(sig, None) is None:
+            return False
+        default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+        try:
+            signal.signal(sig, default)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise RuntimeError(f"sig {sig} cannot be caught") from None
+            raise
+        return True
+
+    # -- subprocesses ---------------------------------------------------------
+
+    async def _make_subprocess_transport(  # type: ignore[override]
+        self,
+        protocol: asyncio.SubprocessProtocol,
+        args: Any,
+        shell: bool,
+        stdin: Any,
+        stdout: Any,
+        stderr: Any,
+        bufsize: int,
+        extra: Any = None,
+        **kwargs: Any,
+    ) -> asyncio.SubprocessTransport:
+        waiter = self.create_future()
+        transport = unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
+            self, protocol, args, shell, stdin, stdout, stderr, bufsize,
+            waiter=waiter, extra=extra, **kwargs,
+        )  # fmt: skip
+        watch_child(self, transport.get_pid(), transport._process_exited)
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transport.close()
+            await transport._wait()
+            raise
+        return transport  # type: ignore[no-any-return]
+
+
+def _close_fd(fd: int) -> None:
+    import os
+
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def new_event_loop() -> TrioEventLoop:
+    """A new loop for synchronous use: ``asyncio.run(main(), loop_factory=...)``."""
+    return TrioEventLoop()

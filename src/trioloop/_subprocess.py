@@ -1,0 +1,60 @@
+"""Child-process exit watching without asyncio's child watchers.
+
+asyncio (up to 3.13) finds out that a child exited through a policy-wide
+"child watcher"; 3.14 removed them.  We need neither: on Linux a pidfd
+(``os.pidfd_open``) becomes readable when the child exits, so the loop's own
+selector - which Trio already waits on - tells us, in any thread, with no
+``SIGCHLD`` handler to fight over.  This is the mechanism Trio's own process
+support uses.  Where pidfds are unavailable (old kernels), a daemon thread
+blocks in ``waitpid`` for that one child and reports back thread-safely.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._loop import TrioEventLoop
+
+__all__ = ["watch_child"]
+
+ExitCallback = Callable[[int], object]
+
+
+def _reap(pid: int) -> int:
+    """Collect ``pid``'s status; 255 when someone else already reaped it."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return 255
+    return os.waitstatus_to_exitcode(status)
+
+
+def watch_child(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
+    """Call ``on_exit(returncode)`` in ``loop`` once child ``pid`` exits."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        _watch_with_thread(loop, pid, on_exit)
+        return
+
+    def exited() -> None:
+        loop._remove_reader(pidfd)
+        loop._child_pidfds.discard(pidfd)
+        os.close(pidfd)
+        on_exit(_reap(pid))
+
+    loop._add_reader(pidfd, exited)
+    loop._child_pidfds.add(pidfd)
+
+
+def _watch_with_thread(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
+    def wait() -> None:
+        returncode = _reap(pid)
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(on_exit, returncode)
+
+    threading.Thread(target=wait, name=f"trioloop-waitpid-{pid}", daemon=True).start()
