@@ -1,0 +1,96 @@
+"""Shared fixtures: the same test body runs on stock asyncio and on trioloop.
+
+``run`` runs a coroutine to completion on the loop under test.  It is
+parametrized three ways, so a difference between stock asyncio and trioloop
+shows up as a failure (as in uvloop's suite):
+
+* ``asyncio``      - stock asyncio's default loop;
+* ``trioloop``     - trioloop in sync mode (``new_event_loop`` as loop factory);
+* ``trioloop-hosted`` - trioloop hosted inside ``trio.run`` (``trioloop.run``).
+
+Every test also checks that it left no file descriptor or thread behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+
+import trioloop
+
+FLAVOURS = ["asyncio", "trioloop", "trioloop-hosted"]
+
+
+def _run_with_factory(factory: Callable[[], asyncio.AbstractEventLoop], coro: Any, debug: bool) -> Any:
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=factory, debug=debug) as runner:
+            return runner.run(coro)
+    loop = factory()
+    loop.set_debug(debug)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+
+def run_on(flavour: str, coro: Coroutine[Any, Any, Any], *, debug: bool = False) -> Any:
+    """Run ``coro`` to completion on ``flavour``'s loop and return its result."""
+    if flavour == "asyncio":
+        return _run_with_factory(asyncio.new_event_loop, coro, debug)
+    if flavour == "trioloop":
+        return _run_with_factory(trioloop.new_event_loop, coro, debug)
+    if flavour == "trioloop-hosted":
+        return trioloop.run(coro, debug=debug)
+    raise ValueError(flavour)
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest) -> str:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def run(flavour: str) -> Callable[..., Any]:
+    def run(coro: Coroutine[Any, Any, Any], *, debug: bool = False) -> Any:
+        return run_on(flavour, coro, debug=debug)
+
+    return run
+
+
+def _open_fds() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Any:
+    """Fail a test that leaves a file descriptor or a thread behind."""
+    fds = _open_fds()
+    threads = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 2.0
+    while True:
+        gc.collect()
+        leaked_fds = _open_fds() - fds
+        leaked_threads = [t for t in set(threading.enumerate()) - threads if t.is_alive()]
+        if not (leaked_fds or leaked_threads) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert not leaked_fds, f"leaked file descriptors: {sorted(leaked_fds)}"
+    assert not leaked_threads, f"leaked threads: {leaked_threads}"
