@@ -9,7 +9,7 @@ From synchronous code: ``trioloop.run(main())``, or
 ``asyncio.run(main(), loop_factory=trioloop.new_event_loop)``.
 """
 
-from ._bridge import aio_as_trio, current_loop
+from ._bridge import aio_as_trio, current_loop, trio_as_aio
 from ._hosted import open_loop
 from ._loop import TrioEventLoop, new_event_loop
 from ._policy import EventLoopPolicy, install
@@ -26,4 +26,5 @@ __all__ = [
     "new_event_loop",
     "open_loop",
     "run",
+    "trio_as_aio",
 ]

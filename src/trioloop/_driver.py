@@ -14,7 +14,10 @@ once without waiting and, if nothing is ready, records how long the loop
 wanted to sleep.  The driver then *parks* in Trio for that long, waiting for
 the selector's own file descriptor to become readable (any asyncio fd ready)
 or for code on the Trio side to wake it (a ``call_soon`` from a Trio task).
-One Trio wake covers any number of ready asyncio fds.
+One Trio wake covers any number of ready asyncio fds, and the loop's
+self-pipe (how ``call_soon_threadsafe`` wakes asyncio) is one of them, so
+every kind of wake-up - another thread, a signal, a Trio task calling
+``call_soon`` while the driver is parked - arrives the same way.
 
 While there is work, the driver runs iterations back to back with no Trio
 round-trip per callback (batches, not hops), and yields to Trio at least every
@@ -140,11 +143,16 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
 
 
 async def _park(loop: TrioEventLoop, selector: ParkingSelector, seconds: float) -> None:
-    """Sleep in Trio until an asyncio fd is ready, a wake-up, or ``seconds``."""
-    with trio.CancelScope(deadline=trio.current_time() + seconds) as scope:
-        loop._park_scope = scope
-        try:
+    """Sleep in Trio until an asyncio fd is ready or ``seconds`` have passed.
+
+    Work added from outside a batch (a ``call_soon`` from a Trio task, a
+    thread, a signal handler) wakes the driver through the loop's self-pipe,
+    which is one of the selector's fds: cheaper than cancelling a scope.
+    """
+    loop._parked = True
+    try:
+        with trio.move_on_after(seconds):
             await trio.lowlevel.wait_readable(selector.fileno())
-        finally:
-            loop._park_scope = None
+    finally:
+        loop._parked = False
     selector.park_for = _NOT_PARKING

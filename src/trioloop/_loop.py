@@ -48,8 +48,8 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         super().__init__(ParkingSelector())
-        #: Cancel scope of the driver while it is parked in Trio, else None.
-        self._park_scope: trio.CancelScope | None = None
+        #: True while the driver is parked in Trio waiting for I/O or a timer.
+        self._parked = False
         #: Nursery of the current run (sync run or hosting ``open_loop``).
         self._nursery: trio.Nursery | None = None
         #: True while hosted by ``open_loop``; the loop then never runs sync.
@@ -76,8 +76,8 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         handle: asyncio.Handle = self._call_soon(callback, args, context)
         if handle._source_traceback:  # type: ignore[attr-defined]
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
-        if self._park_scope is not None:
-            self._wake()
+        if self._parked:
+            self._write_to_self()
         return handle
 
     def call_at(
@@ -90,19 +90,9 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         timer = super().call_at(when, callback, *args, context=context)
         if timer._source_traceback:  # type: ignore[attr-defined]
             del timer._source_traceback[-1]  # type: ignore[attr-defined]
-        if self._park_scope is not None:
-            self._wake()
-        return timer
-
-    def _wake(self) -> None:
-        """Unpark the driver after work was added from outside a batch."""
-        scope = self._park_scope
-        if scope is None:
-            return
-        if threading.get_ident() == self._thread_id:
-            scope.cancel()
-        else:
+        if self._parked:
             self._write_to_self()
+        return timer
 
     # -- running --------------------------------------------------------------
 

@@ -40,7 +40,7 @@ def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None) -> T:
 
 async def _run_main(main: Coroutine[Any, Any, T], debug: bool | None) -> T:
     async with open_loop(debug=debug) as loop:
-        task = spawn_aio(loop, main)
+        task = spawn_aio(loop, main, eager=False)  # as asyncio.run does
         interrupts = 0
 
         def on_sigint(signum: int, frame: object) -> None:
