@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# Run trioloop's tests on each given Python version (default: 3.10-3.13 from
-# pyenv). Each version gets its own venv under .venv/. Exits non-zero if any
+# Run trioloop's tests on each given Python version (default: all supported).
+# 3.10-3.13 come from pyenv, each with a venv under .venv/; 3.14 and 3.15 run
+# in the Debian-sid chroot of scripts/newest-pythons.sh. Exits non-zero if any
 # version fails; prints a one-line verdict per version at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pythons.sh
 
 versions=("$@")
-[ ${#versions[@]} -gt 0 ] || versions=(3.10 3.11 3.12 3.13)
+[ ${#versions[@]} -gt 0 ] || versions=(3.10 3.11 3.12 3.13 3.14 3.15)
+
+# pytest_on VERSION ARGS...: run pytest under that Python.
+pytest_on() {
+    local version=$1
+    shift
+    case $version in
+        3.14|3.15) scripts/newest-pythons.sh run "$version" python -m pytest "$@" ;;
+        *) "$(venv_for "$version")/bin/python" -m pytest "$@" ;;
+    esac
+}
 
 declare -A verdict
 status=0
 for version in "${versions[@]}"; do
     echo "=== Python $version ==="
-    venv=$(venv_for "$version")
-    if "$venv/bin/python" -m pytest tests -p no:cacheprovider -q; then
+    if pytest_on "$version" tests -p no:cacheprovider -q; then
         verdict[$version]=passed
     else
         verdict[$version]=FAILED
