@@ -31,8 +31,9 @@ routing each callback through a Trio channel (a task switch per callback).
 
 Around every batch the driver makes the thread look like asyncio's: the
 running loop is this loop (Python 3.14 keeps it in C thread state and refuses
-to step a task otherwise) and ``sniffio`` says ``"asyncio"``; both are
-restored before control goes back to Trio.
+to step a task otherwise), ``sniffio`` says ``"asyncio"``, and Trio's current
+task is a guard that makes mistaken Trio calls fail clearly (see
+``_flavour``); all three are restored before control goes back to Trio.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import sniffio
 import trio
+
+from ._flavour import NOT_A_TRIO_TASK, trio_run_context
 
 if TYPE_CHECKING:
     from ._loop import TrioEventLoop
@@ -111,6 +114,8 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     run_once = loop._run_once
     perf_counter = time.perf_counter
     checkpoint = trio.lowlevel.checkpoint
+    run_context = trio_run_context
+    driver_task = trio.lowlevel.current_task()
     while True:
         # One batch: iterations back to back until the loop wants to sleep,
         # stops, or has held the thread for YIELD_INTERVAL.  The flavour
@@ -120,6 +125,7 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
         prev_library = _sniffio_state.name
         _set_running_loop(loop)
         _sniffio_state.name = "asyncio"
+        run_context.task = NOT_A_TRIO_TASK
         try:
             while True:
                 run_once()
@@ -130,6 +136,7 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
                 ):
                     break
         finally:
+            run_context.task = driver_task
             _sniffio_state.name = prev_library
             _set_running_loop(prev_loop)
         if loop._stopping:

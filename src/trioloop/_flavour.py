@@ -3,9 +3,17 @@
 asyncio code needs the thread's running loop set (Python 3.14 keeps it in C
 thread state and will not step a task otherwise) and ``sniffio`` saying
 ``"asyncio"`` (anyio and httpx pick their backend from it).  Trio code needs
-``sniffio`` saying ``"trio"``.  Whenever Trio-side code steps into asyncio
-territory synchronously (creating a task that may start eagerly, resolving
-a future), it does so inside :func:`asyncio_flavour`.
+``sniffio`` saying ``"trio"``.
+
+Trio also needs to know that asyncio code is *not* a Trio task.  While
+asyncio code runs, Trio's notion of "the current task" would otherwise be the
+task that happens to host it (the driver, or a Trio task starting an eager
+asyncio task), and a Trio function awaited by mistake from asyncio code would
+push its cancel scopes onto that task and corrupt it.  So for the duration of
+asyncio work, Trio's current task is :data:`NOT_A_TRIO_TASK`: every Trio
+operation that needs a task fails at once with an error that names the
+adapter to use, while task-free Trio calls (``Event.set``, ``start_soon``,
+``CancelScope.cancel``, ``reschedule``, ``current_time``) keep working.
 """
 
 from __future__ import annotations
@@ -13,23 +21,60 @@ from __future__ import annotations
 from asyncio import AbstractEventLoop, events
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import sniffio
 
-__all__ = ["asyncio_flavour"]
+try:  # Trio's per-thread run state; absent in some future Trio -> no guard.
+    from trio._core._run import GLOBAL_RUN_CONTEXT as trio_run_context
+except ImportError:  # pragma: no cover
+    trio_run_context = None
+
+__all__ = ["NOT_A_TRIO_TASK", "asyncio_flavour", "trio_run_context"]
 
 _state = sniffio.thread_local
+
+WRONG_FLAVOUR = (
+    "Trio code was called from asyncio code; Trio functions must run in a Trio "
+    "task: await them from asyncio code through trioloop.trio_as_aio(fn)(...)"
+)
+
+
+class _NotATrioTask:
+    """Stands in for Trio's current task while asyncio code runs."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise RuntimeError(WRONG_FLAVOUR)
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise RuntimeError(WRONG_FLAVOUR)
+
+    def __hash__(self) -> NoReturn:  # keeps it out of Trio's wait queues
+        raise RuntimeError(WRONG_FLAVOUR)
+
+    def __repr__(self) -> str:
+        return "<asyncio code running on trioloop (not a Trio task)>"
+
+
+NOT_A_TRIO_TASK: Any = _NotATrioTask()
 
 
 @contextmanager
 def asyncio_flavour(loop: AbstractEventLoop) -> Iterator[None]:
-    """Make ``loop`` the running loop and sniffio say asyncio, then restore."""
+    """Run the block as asyncio code of ``loop``, then restore Trio's view."""
     prev_loop = events._get_running_loop()
     prev_library = _state.name
+    prev_task = getattr(trio_run_context, "task", None)
     events._set_running_loop(loop)
     _state.name = "asyncio"
+    if prev_task is not None:
+        trio_run_context.task = NOT_A_TRIO_TASK
     try:
         yield
     finally:
+        if prev_task is not None:
+            trio_run_context.task = prev_task
         _state.name = prev_library
         events._set_running_loop(prev_loop)
