@@ -113,8 +113,13 @@ async def wait_future(fut: asyncio.Future[T]) -> T:
 
 
 async def _call_aio(awaitable: Awaitable[T]) -> T:
-    loop = current_loop()
-    await trio.lowlevel.checkpoint_if_cancelled()
+    try:
+        loop = current_loop()
+        await trio.lowlevel.checkpoint_if_cancelled()
+    except BaseException:
+        if asyncio.iscoroutine(awaitable):
+            awaitable.close()  # never started: no "never awaited" warning
+        raise
     if asyncio.isfuture(awaitable):
         if awaitable.get_loop() is not loop:
             raise RuntimeError(f"{awaitable!r} belongs to another event loop")

@@ -52,12 +52,13 @@ async def open_loop(*, debug: bool | None = None) -> AsyncIterator[TrioEventLoop
             async with trio.open_nursery() as nursery:
                 loop._nursery = nursery
                 loop._begin_run()
-                nursery.start_soon(functools.partial(drive, loop, until_stopped=False))
+                driver = _Driver(loop)
+                nursery.start_soon(driver.run)
                 try:
                     yield loop
                 finally:
                     with trio.CancelScope(shield=True):
-                        await _shut_down(loop)
+                        await _shut_down(loop, driver)
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             if len(group.exceptions) != 1:
@@ -75,8 +76,33 @@ async def open_loop(*, debug: bool | None = None) -> AsyncIterator[TrioEventLoop
         loop.close()
 
 
-async def _shut_down(loop: TrioEventLoop) -> None:
-    """What ``asyncio.run`` does after its main task: cancel, await, close."""
+class _Driver:
+    """The hosted loop's driver task, and whether it is still alive."""
+
+    def __init__(self, loop: TrioEventLoop) -> None:
+        self.loop = loop
+        self.alive = False
+
+    async def run(self) -> None:
+        self.alive = True
+        try:
+            await drive(self.loop, until_stopped=False)
+        finally:
+            self.alive = False
+
+
+async def _shut_down(loop: TrioEventLoop, driver: _Driver) -> None:
+    """What ``asyncio.run`` does after its main task, even if the driver died
+    (a ``KeyboardInterrupt`` from a callback): then a stand-in drives the loop
+    for the clean-up, as ``asyncio.run`` runs its loop again for it."""
+    async with trio.open_nursery() as nursery:
+        if not driver.alive:
+            nursery.start_soon(functools.partial(drive, loop, until_stopped=False))
+        await _cancel_tasks_and_close(loop)
+        nursery.cancel_scope.cancel()
+
+
+async def _cancel_tasks_and_close(loop: TrioEventLoop) -> None:
     tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in tasks:
         task.cancel()

@@ -1,0 +1,429 @@
+"""The bridge: Trio awaiting asyncio (aio_as_trio) and back (trio_as_aio)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import sys
+import traceback
+
+import pytest
+import sniffio
+import trio
+
+import trioloop
+from trioloop import aio_as_trio, trio_as_aio
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+def run_hosted(trio_fn):
+    """Run Trio function ``trio_fn(loop)`` inside ``open_loop`` in a fresh trio.run."""
+
+    async def main():
+        async with trioloop.open_loop() as loop:
+            return await trio_fn(loop)
+
+    return trio.run(main)
+
+
+# -- values in every shape ------------------------------------------------------
+
+
+def test_aio_as_trio_adapts_every_shape():
+    async def double(x):
+        await asyncio.sleep(0)
+        return 2 * x
+
+    async def count(n):
+        for i in range(n):
+            await asyncio.sleep(0)
+            yield i
+
+    class Resource:
+        entered = exited = False
+
+        async def __aenter__(self):
+            await asyncio.sleep(0)
+            self.entered = True
+            return self
+
+        async def __aexit__(self, *exc):
+            await asyncio.sleep(0)
+            self.exited = True
+
+    @aio_as_trio
+    async def decorated(x):
+        await asyncio.sleep(0)
+        return x + 1
+
+    async def body(loop):
+        results = [await aio_as_trio(double)(4), await aio_as_trio(double(5)), await decorated(1)]
+        fut = loop.create_future()
+        loop.call_later(0.001, fut.set_result, "future")
+        results.append(await aio_as_trio(fut))
+        results.append([i async for i in aio_as_trio(count(3))])
+        results.append([i async for i in aio_as_trio(count)(2)])
+        resource = Resource()
+        async with aio_as_trio(resource) as entered:
+            assert entered is resource and resource.entered and not resource.exited
+        assert resource.exited
+        return results
+
+    assert run_hosted(body) == [8, 10, 2, "future", [0, 1, 2], [0, 1]]
+
+
+def test_trio_as_aio_adapts_functions_and_iterators():
+    async def trio_double(x):
+        await trio.sleep(0)
+        return 2 * x
+
+    async def trio_count(n):
+        for i in range(n):
+            await trio.sleep(0)
+            yield i
+
+    @trio_as_aio
+    async def decorated(x):
+        await trio.sleep(0)
+        return x - 1
+
+    async def aio_main():
+        return [
+            await trio_as_aio(trio_double)(21),
+            await decorated(1),
+            [i async for i in trio_as_aio(trio_count)(3)],
+            [i async for i in trio_as_aio(trio_count(2))],
+        ]
+
+    assert trioloop.run(aio_main()) == [42, 0, [0, 1, 2], [0, 1]]
+
+
+def test_trio_as_aio_works_in_sync_mode_loops():
+    async def trio_side():
+        await trio.sleep(0.001)
+        return sniffio.current_async_library()
+
+    async def aio_main():
+        return await trio_as_aio(trio_side)()
+
+    loop = trioloop.new_event_loop()
+    try:
+        assert loop.run_until_complete(aio_main()) == "trio"
+    finally:
+        loop.close()
+
+
+# -- cancellation ------------------------------------------------------------------
+
+
+def test_trio_cancel_reaches_asyncio_side_which_may_clean_up():
+    events = []
+
+    async def aio_side():
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            events.append("aio saw CancelledError")
+            await asyncio.sleep(0.01)  # cleanup may await
+            events.append("aio cleanup done")
+            raise
+
+    async def body(loop):
+        with trio.move_on_after(0.05) as scope:
+            try:
+                await aio_as_trio(aio_side)()
+            except trio.Cancelled:
+                events.append("trio saw Cancelled")
+                raise
+        assert scope.cancelled_caught
+        assert not [t for t in asyncio.all_tasks(loop) if not t.done()]
+
+    run_hosted(body)
+    assert events == ["aio saw CancelledError", "aio cleanup done", "trio saw Cancelled"]
+
+
+def test_already_cancelled_trio_scope_does_not_start_asyncio_side():
+    started = []
+
+    async def aio_side():
+        started.append(True)
+
+    async def body(loop):
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await aio_as_trio(aio_side)()
+        assert scope.cancelled_caught
+
+    run_hosted(body)
+    assert started == []
+
+
+def test_asyncio_cancel_reaches_trio_side_which_may_clean_up():
+    events = []
+
+    async def trio_side():
+        try:
+            await trio.sleep_forever()
+        except trio.Cancelled:
+            events.append("trio saw Cancelled")
+            with trio.CancelScope(shield=True):
+                await trio.sleep(0.01)
+            events.append("trio cleanup done")
+            raise
+
+    async def aio_main():
+        task = asyncio.ensure_future(trio_as_aio(trio_side)())
+        await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        events.append("aio saw CancelledError")
+
+    trioloop.run(aio_main())
+    assert events == ["trio saw Cancelled", "trio cleanup done", "aio saw CancelledError"]
+
+
+def test_asyncio_timeout_around_trio_side():
+    async def trio_side():
+        await trio.sleep(3600)
+
+    async def aio_main():
+        with pytest.raises(TimeoutError if sys.version_info >= (3, 11) else asyncio.TimeoutError):
+            await asyncio.wait_for(trio_as_aio(trio_side)(), 0.02)
+        return "done"
+
+    assert trioloop.run(aio_main()) == "done"
+
+
+def test_shielded_trio_scope_lets_asyncio_side_finish():
+    async def aio_side():
+        await asyncio.sleep(0.02)
+        return "finished"
+
+    async def body(loop):
+        with trio.CancelScope() as outer:
+            with trio.CancelScope(shield=True):
+                outer.cancel()
+                return await aio_as_trio(aio_side)()
+
+    assert run_hosted(body) == "finished"
+
+
+# -- exceptions --------------------------------------------------------------------
+
+
+def test_exceptions_cross_both_ways_with_both_halves_of_the_traceback():
+    async def aio_fails():
+        await asyncio.sleep(0)
+        raise ValueError("from asyncio")
+
+    async def trio_fails():
+        await trio.sleep(0)
+        raise KeyError("from trio")
+
+    async def aio_calls_trio():
+        await trio_as_aio(trio_fails)()
+
+    async def body(loop):
+        with pytest.raises(ValueError, match="from asyncio") as info:
+            await aio_as_trio(aio_fails)()
+        names = [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
+        assert "aio_fails" in names and "body" in names
+        with pytest.raises(KeyError) as info:
+            await aio_as_trio(aio_calls_trio)()
+        names = [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
+        assert "trio_fails" in names and "aio_calls_trio" in names and "body" in names
+
+    run_hosted(body)
+
+
+def test_exception_groups_stay_groups():
+    async def aio_group():
+        raise ExceptionGroup("several", [ValueError(1), TypeError(2)])
+
+    async def body(loop):
+        with pytest.raises(ExceptionGroup) as info:
+            await aio_as_trio(aio_group)()
+        assert [type(e) for e in info.value.exceptions] == [ValueError, TypeError]
+
+    run_hosted(body)
+
+
+def test_keyboard_interrupt_in_asyncio_task_propagates_out_of_trio_run():
+    async def aio_side():
+        await asyncio.sleep(0)
+        raise KeyboardInterrupt
+
+    async def main():
+        async with trioloop.open_loop() as loop:
+            loop.create_task(aio_side())
+            await trio.sleep(10)
+
+    with pytest.raises(KeyboardInterrupt):
+        trio.run(main)
+
+
+def test_callback_exception_goes_to_handler_and_trio_goes_on():
+    seen = []
+
+    async def body(loop):
+        loop.set_exception_handler(lambda loop, context: seen.append(context["exception"]))
+        loop.call_later(0.001, lambda: 1 / 0)
+        await trio.sleep(0.05)
+        return "still running"
+
+    assert run_hosted(body) == "still running"
+    assert [type(e) for e in seen] == [ZeroDivisionError]
+
+
+# -- context -----------------------------------------------------------------------
+
+
+def test_contextvars_cross_both_ways():
+    async def aio_reads():
+        return request_id.get()
+
+    async def trio_reads():
+        return request_id.get()
+
+    async def aio_sets_then_calls_trio():
+        request_id.set("set in asyncio")
+        return await trio_as_aio(trio_reads)()
+
+    async def body(loop):
+        request_id.set("set in trio")
+        return await aio_as_trio(aio_reads)(), await aio_as_trio(aio_sets_then_calls_trio)()
+
+    assert run_hosted(body) == ("set in trio", "set in asyncio")
+
+
+def test_sniffio_and_current_task_at_every_depth():
+    seen = []
+
+    async def aio_level(depth):
+        seen.append((depth, sniffio.current_async_library(), asyncio.current_task() is not None))
+        assert asyncio.current_task() in asyncio.all_tasks()
+        if depth < 5:
+            await trio_as_aio(trio_level)(depth + 1)
+
+    async def trio_level(depth):
+        seen.append((depth, sniffio.current_async_library(), None))
+        if depth < 5:
+            await aio_as_trio(aio_level)(depth + 1)
+
+    async def body(loop):
+        await trio_level(0)
+
+    run_hosted(body)
+    assert seen == [
+        (0, "trio", None),
+        (1, "asyncio", True),
+        (2, "trio", None),
+        (3, "asyncio", True),
+        (4, "trio", None),
+        (5, "asyncio", True),
+    ]
+
+
+def test_cancellation_crosses_five_levels_and_every_finally_runs_once():
+    finallies = []
+
+    async def aio_level(depth):
+        try:
+            if depth == 5:
+                await asyncio.sleep(3600)
+            else:
+                await trio_as_aio(trio_level)(depth + 1)
+        finally:
+            finallies.append(depth)
+
+    async def trio_level(depth):
+        try:
+            await aio_as_trio(aio_level)(depth + 1)
+        finally:
+            finallies.append(depth)
+
+    async def body(loop):
+        with trio.move_on_after(0.05) as scope:
+            await trio_level(0)
+        assert scope.cancelled_caught
+
+    run_hosted(body)
+    assert finallies == [5, 4, 3, 2, 1, 0]
+
+
+# -- asyncio semantics inside bridged calls ------------------------------------------
+
+
+def test_asyncio_structures_work_inside_aio_as_trio():
+    async def aio_side():
+        task = asyncio.current_task()
+        assert task is not None and task in asyncio.all_tasks()
+        shielded = await asyncio.shield(asyncio.sleep(0, "shielded"))
+        try:
+            await asyncio.wait_for(asyncio.sleep(3600), 0.01)
+        except asyncio.TimeoutError:
+            timed_out = True
+        results = [shielded, timed_out]
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(0)
+            try:
+                async with asyncio.timeout(0.01):
+                    await asyncio.sleep(3600)
+            except TimeoutError:
+                results.append("timeout")
+            async with asyncio.TaskGroup() as group:
+                a = group.create_task(asyncio.sleep(0, "a"))
+                b = group.create_task(asyncio.sleep(0, "b"))
+            results.append(a.result() + b.result())
+            assert task.cancelling() == 0
+        return results
+
+    expected = ["shielded", True] + (["timeout", "ab"] if sys.version_info >= (3, 11) else [])
+    assert run_hosted(lambda loop: aio_as_trio(aio_side)()) == expected
+
+
+# -- clear errors --------------------------------------------------------------------
+
+
+def test_adapter_without_open_loop_says_to_open_one():
+    async def aio_side():
+        pass
+
+    async def main():
+        with pytest.raises(RuntimeError, match="open_loop"):
+            await aio_as_trio(aio_side)()
+
+    trio.run(main)
+
+
+def test_trio_function_awaited_from_asyncio_names_the_adapter(run):
+    async def aio_main():
+        with pytest.raises(RuntimeError, match="trio_as_aio"):
+            await trio.sleep(0.001)
+        with pytest.raises(RuntimeError, match="trio_as_aio"):
+            await trio.Event().wait()
+        await asyncio.sleep(0)
+        return "loop still fine"
+
+    async def main():
+        async with trioloop.open_loop():
+            return await aio_as_trio(aio_main)()
+
+    assert trio.run(main) == "loop still fine"
+
+
+def test_trio_as_aio_on_a_stock_loop_says_what_to_use():
+    async def trio_side():
+        pass
+
+    async def aio_main():
+        with pytest.raises(RuntimeError, match="trioloop"):
+            await trio_as_aio(trio_side)()
+
+    asyncio.run(aio_main())
