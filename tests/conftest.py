@@ -94,3 +94,40 @@ def no_leaks() -> Any:
         time.sleep(0.02)
     assert not leaked_fds, f"leaked file descriptors: {sorted(leaked_fds)}"
     assert not leaked_threads, f"leaked threads: {leaked_threads}"
+
+
+# -- TLS ----------------------------------------------------------------------
+
+
+class TLSContexts:
+    """A server and a client ``SSLContext`` that trust each other (via ``ca``)."""
+
+    def __init__(self, ca: Any, server: Any, client: Any) -> None:
+        self.ca = ca
+        self.server = server
+        self.client = client
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> Any:
+    """A certificate authority made for this test session (``trustme``)."""
+    trustme = pytest.importorskip("trustme", reason="TLS tests need trustme")
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def tls_server_cert(tls_ca: Any) -> Any:
+    """A certificate from ``tls_ca`` for localhost, 127.0.0.1 and ::1."""
+    return tls_ca.issue_cert("localhost", "127.0.0.1", "::1")
+
+
+@pytest.fixture
+def tls(tls_ca: Any, tls_server_cert: Any) -> TLSContexts:
+    """Fresh server and client contexts for a server named localhost."""
+    import ssl
+
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_server_cert.configure_cert(server)
+    client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    tls_ca.configure_trust(client)
+    return TLSContexts(tls_ca, server, client)
