@@ -9,6 +9,7 @@ From synchronous code: ``trioloop.run(main())``, or
 ``asyncio.run(main(), loop_factory=trioloop.new_event_loop)``.
 """
 
+from . import _fork  # noqa: F401  (registers the at-fork reset)
 from ._bridge import aio_as_trio, current_loop, trio_as_aio
 from ._hosted import open_loop
 from ._loop import TrioEventLoop, new_event_loop

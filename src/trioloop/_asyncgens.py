@@ -92,6 +92,12 @@ def install() -> None:
     _state.users += 1
 
 
+def forget() -> None:
+    """Drop this thread's state without restoring hooks (after a fork)."""
+    _state.users = 0
+    _state.previous = None
+
+
 def uninstall() -> None:
     _state.users -= 1
     if _state.users == 0:

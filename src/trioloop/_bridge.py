@@ -42,7 +42,6 @@ import asyncio
 import functools
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 import outcome
@@ -50,6 +49,7 @@ import trio
 
 from ._flavour import asyncio_flavour
 from ._loop import TrioEventLoop
+from ._running import current_loop_var
 
 __all__ = ["aio_as_trio", "trio_as_aio", "current_loop", "wait_future", "spawn_aio"]
 
@@ -57,14 +57,9 @@ T = TypeVar("T")
 
 _EAGER = sys.version_info >= (3, 12)
 
-_current_loop: ContextVar[TrioEventLoop | None] = ContextVar(
-    "trioloop_current_loop", default=None
-)
-
-
 def current_loop() -> TrioEventLoop:
     """The loop of the innermost ``open_loop`` block around this Trio code."""
-    loop = _current_loop.get()
+    loop = current_loop_var.get()
     if loop is None or loop.is_closed():
         raise RuntimeError(
             "no trioloop event loop is open here: wrap this code in "
@@ -76,6 +71,7 @@ def current_loop() -> TrioEventLoop:
 # -- Trio awaiting asyncio -----------------------------------------------------
 
 
+@trio.lowlevel.enable_ki_protection
 def spawn_aio(
     loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], *, eager: bool = True
 ) -> asyncio.Future[T]:
@@ -87,6 +83,7 @@ def spawn_aio(
         return loop.create_task(coro)
 
 
+@trio.lowlevel.enable_ki_protection
 async def wait_future(fut: asyncio.Future[T]) -> T:
     """Wait from Trio for an asyncio future; a Trio cancel cancels it."""
     if fut.done():

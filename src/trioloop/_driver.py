@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import sniffio
 import trio
 
-from ._flavour import NOT_A_TRIO_TASK, trio_run_context
+from ._flavour import NotATrioTask, trio_run_context
 
 if TYPE_CHECKING:
     from ._loop import TrioEventLoop
@@ -101,6 +101,7 @@ class ParkingSelector(selectors.EpollSelector):
         return ready
 
 
+@trio.lowlevel.enable_ki_protection
 async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     """Run ``loop``'s iterations until cancelled (or until ``loop.stop()``).
 
@@ -109,6 +110,13 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     its Trio task is cancelled, and a stray ``stop()`` is ignored.
     Exceptions that escape ``_run_once`` (``KeyboardInterrupt``,
     ``SystemExit``, failures of the loop machinery) propagate to Trio.
+
+    The driver is protected from Trio's Ctrl+C handler: a ``KeyboardInterrupt``
+    raised at a random point of a batch could drop a ready callback (one
+    popped but not yet run) and leave a waiter hanging forever.  Trio instead
+    delivers it to its main task at a checkpoint; a main task waiting on
+    asyncio code through ``aio_as_trio`` then cancels that code and raises
+    ``KeyboardInterrupt`` once it has finished.
     """
     selector: ParkingSelector = loop._selector
     run_once = loop._run_once
@@ -116,6 +124,7 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     checkpoint = trio.lowlevel.checkpoint
     run_context = trio_run_context
     driver_task = trio.lowlevel.current_task()
+    guard = NotATrioTask(driver_task)
     while True:
         # One batch: iterations back to back until the loop wants to sleep,
         # stops, or has held the thread for YIELD_INTERVAL.  The flavour
@@ -125,7 +134,7 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
         prev_library = _sniffio_state.name
         _set_running_loop(loop)
         _sniffio_state.name = "asyncio"
-        run_context.task = NOT_A_TRIO_TASK
+        run_context.task = guard
         try:
             while True:
                 run_once()

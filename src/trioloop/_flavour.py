@@ -10,10 +10,13 @@ asyncio code runs, Trio's notion of "the current task" would otherwise be the
 task that happens to host it (the driver, or a Trio task starting an eager
 asyncio task), and a Trio function awaited by mistake from asyncio code would
 push its cancel scopes onto that task and corrupt it.  So for the duration of
-asyncio work, Trio's current task is :data:`NOT_A_TRIO_TASK`: every Trio
+asyncio work, Trio's current task is a :class:`NotATrioTask` guard: every Trio
 operation that needs a task fails at once with an error that names the
 adapter to use, while task-free Trio calls (``Event.set``, ``start_soon``,
-``CancelScope.cancel``, ``reschedule``, ``current_time``) keep working.
+``CancelScope.cancel``, ``reschedule``, ``current_time``) keep working.  The
+guard answers the two questions Trio's Ctrl+C handler asks of the current
+task (is it KI-protected, where is its frame) for the task hosting the
+asyncio work, so Ctrl+C behaves as it would without the guard.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ try:  # Trio's per-thread run state; absent in some future Trio -> no guard.
 except ImportError:  # pragma: no cover
     trio_run_context = None
 
-__all__ = ["NOT_A_TRIO_TASK", "asyncio_flavour", "trio_run_context"]
+__all__ = ["NotATrioTask", "asyncio_flavour", "trio_run_context"]
 
 _state = sniffio.thread_local
 
@@ -40,10 +43,21 @@ WRONG_FLAVOUR = (
 )
 
 
-class _NotATrioTask:
-    """Stands in for Trio's current task while asyncio code runs."""
+class NotATrioTask:
+    """Stands in for Trio's current task while asyncio code runs in ``host``."""
 
-    __slots__ = ()
+    __slots__ = ("_host",)
+
+    def __init__(self, host: Any) -> None:
+        object.__setattr__(self, "_host", host)
+
+    @property
+    def _ki_protected(self) -> bool:
+        return self._host._ki_protected  # type: ignore[no-any-return]
+
+    @property
+    def coro(self) -> Any:
+        return self._host.coro
 
     def __getattr__(self, name: str) -> NoReturn:
         raise RuntimeError(WRONG_FLAVOUR)
@@ -58,9 +72,6 @@ class _NotATrioTask:
         return "<asyncio code running on trioloop (not a Trio task)>"
 
 
-NOT_A_TRIO_TASK: Any = _NotATrioTask()
-
-
 @contextmanager
 def asyncio_flavour(loop: AbstractEventLoop) -> Iterator[None]:
     """Run the block as asyncio code of ``loop``, then restore Trio's view."""
@@ -70,7 +81,7 @@ def asyncio_flavour(loop: AbstractEventLoop) -> Iterator[None]:
     events._set_running_loop(loop)
     _state.name = "asyncio"
     if prev_task is not None:
-        trio_run_context.task = NOT_A_TRIO_TASK
+        trio_run_context.task = NotATrioTask(prev_task)
     try:
         yield
     finally:

@@ -23,9 +23,10 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from ._bridge import _current_loop, spawn_aio, wait_future
+from ._bridge import spawn_aio, wait_future
 from ._driver import drive
 from ._loop import TrioEventLoop
+from ._running import current_loop_var, enter_block, leave_block
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -45,14 +46,15 @@ async def open_loop(*, debug: bool | None = None) -> AsyncIterator[TrioEventLoop
         loop.set_debug(debug)
     loop._hosted = True
     loop._set_clock(trio.lowlevel.current_clock().current_time)
-    token = _current_loop.set(loop)
+    token = current_loop_var.set(loop)
+    loop._begin_run()
+    enter_block(loop)
     lone_error: BaseException | None = None
     try:
         try:
             async with trio.open_nursery() as nursery:
                 loop._nursery = nursery
-                loop._begin_run()
-                driver = _Driver(loop)
+                driver = _Driver(loop, nursery)
                 nursery.start_soon(driver.run)
                 try:
                     yield loop
@@ -68,38 +70,52 @@ async def open_loop(*, debug: bool | None = None) -> AsyncIterator[TrioEventLoop
             raise lone_error
     finally:
         lone_error = None
-        if loop._thread_id is not None:
-            loop._end_run()
         loop._nursery = None
-        _current_loop.reset(token)
+        loop._end_run()
+        current_loop_var.reset(token)
+        leave_block()
         loop._hosted = False
         loop.close()
 
 
 class _Driver:
-    """The hosted loop's driver task, and whether it is still alive."""
+    """The hosted loop's driver task, and a stand-in for when it dies.
 
-    def __init__(self, loop: TrioEventLoop) -> None:
+    When asyncio code raises ``KeyboardInterrupt``/``SystemExit`` (or the
+    loop machinery fails), the driver's task ends with that exception and
+    the nursery starts cancelling the block.  Trio code in the block may be
+    waiting for asyncio futures, and the block's clean-up runs asyncio code:
+    both need the loop to keep turning.  So a shielded stand-in driver takes
+    over until the clean-up is done, as ``asyncio.run`` runs its loop again
+    for clean-up after an interrupt.
+    """
+
+    def __init__(self, loop: TrioEventLoop, nursery: trio.Nursery) -> None:
         self.loop = loop
-        self.alive = False
+        self.nursery = nursery
+        self.stand_in = trio.CancelScope(shield=True)
 
     async def run(self) -> None:
-        self.alive = True
         try:
             await drive(self.loop, until_stopped=False)
-        finally:
-            self.alive = False
+        except trio.Cancelled:
+            raise
+        except BaseException:
+            self.nursery.start_soon(self.run_stand_in)
+            raise
+
+    async def run_stand_in(self) -> None:
+        with self.stand_in:
+            await drive(self.loop, until_stopped=False)
+
+    def stop(self) -> None:
+        self.stand_in.cancel()
 
 
 async def _shut_down(loop: TrioEventLoop, driver: _Driver) -> None:
-    """What ``asyncio.run`` does after its main task, even if the driver died
-    (a ``KeyboardInterrupt`` from a callback): then a stand-in drives the loop
-    for the clean-up, as ``asyncio.run`` runs its loop again for it."""
-    async with trio.open_nursery() as nursery:
-        if not driver.alive:
-            nursery.start_soon(functools.partial(drive, loop, until_stopped=False))
-        await _cancel_tasks_and_close(loop)
-        nursery.cancel_scope.cancel()
+    """What ``asyncio.run`` does after its main task: cancel, await, close."""
+    await _cancel_tasks_and_close(loop)
+    driver.stop()
 
 
 async def _cancel_tasks_and_close(loop: TrioEventLoop) -> None:
