@@ -56,7 +56,6 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         self._hosted = False
         self._set_clock(time.monotonic)
         self._child_pidfds: set[int] = set()
-        self._previous_running_loop: asyncio.AbstractEventLoop | None = None
 
     # -- time and scheduling -------------------------------------------------
 
@@ -118,6 +117,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
 
     async def _run_sync(self) -> None:
         self._begin_run()
+        events._set_running_loop(self)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -125,21 +125,20 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
                 nursery.cancel_scope.cancel()
         finally:
             self._nursery = None
+            events._set_running_loop(None)
             self._end_run()
 
     def _begin_run(self) -> None:
-        """Become the running loop of this thread (what run_forever sets up)."""
+        """What run_forever sets up, except the running loop (the caller's
+        business: a sync run sets it for the whole run, ``open_loop`` for
+        the Trio code of its block)."""
         self._set_coroutine_origin_tracking(self._debug)
         self._thread_id = threading.get_ident()
         _asyncgens.install()
-        self._previous_running_loop = events._get_running_loop()
-        events._set_running_loop(self)
 
     def _end_run(self) -> None:
         self._stopping = False
         self._thread_id = None
-        events._set_running_loop(self._previous_running_loop)
-        self._previous_running_loop = None
         self._set_coroutine_origin_tracking(False)
         _asyncgens.uninstall()
 
