@@ -427,3 +427,129 @@ def test_trio_as_aio_on_a_stock_loop_says_what_to_use():
             await trio_as_aio(trio_side)()
 
     asyncio.run(aio_main())
+
+
+# -- context managers: entered and exited in one task ---------------------------------
+
+
+class TaskRecordingManager:
+    """An asyncio async context manager that records the task of each step."""
+
+    def __init__(self):
+        self.tasks = []
+
+    async def __aenter__(self):
+        await asyncio.sleep(0)
+        self.tasks.append(asyncio.current_task())
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await asyncio.sleep(0)
+        self.tasks.append(asyncio.current_task())
+        self.exc_type = exc_info[0]
+
+
+def test_asyncio_context_manager_enters_and_exits_in_one_task():
+    manager = TaskRecordingManager()
+
+    async def body(loop):
+        async with aio_as_trio(manager):
+            await trio.sleep(0.001)
+        with pytest.raises(ValueError):
+            async with aio_as_trio(manager):
+                raise ValueError
+
+    run_hosted(body)
+    assert len(manager.tasks) == 4
+    assert manager.tasks[0] is manager.tasks[1] and manager.tasks[2] is manager.tasks[3]
+    assert manager.exc_type is ValueError
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is 3.11+")
+def test_asyncio_timeout_used_from_trio_cancels_the_trio_block():
+    reached = []
+
+    async def body(loop):
+        with pytest.raises(TimeoutError):
+            async with aio_as_trio(asyncio.timeout(0.02)):
+                await trio.sleep(3600)
+                reached.append("not cancelled")
+        async with aio_as_trio(asyncio.timeout(10)):
+            await trio.sleep(0.001)
+        return "went on"
+
+    assert run_hosted(body) == "went on"
+    assert reached == []
+
+
+def test_trio_cancel_inside_asyncio_context_manager_block():
+    manager = TaskRecordingManager()
+
+    async def body(loop):
+        with trio.move_on_after(0.01) as scope:
+            async with aio_as_trio(manager):
+                await trio.sleep(3600)
+        assert scope.cancelled_caught
+
+    run_hosted(body)
+    assert manager.tasks[0] is manager.tasks[1]
+    assert manager.exc_type is trio.Cancelled
+
+
+def test_trio_nursery_used_from_asyncio():
+    async def trio_child(results, i):
+        await trio.sleep(0.001 * i)
+        results.append(i)
+
+    async def aio_main():
+        results = []
+        async with trio_as_aio(trio.open_nursery()) as nursery:
+            for i in range(3):
+                nursery.start_soon(trio_child, results, i)
+            await asyncio.sleep(0)
+        return sorted(results)
+
+    assert trioloop.run(aio_main()) == [0, 1, 2]
+
+
+def test_failing_trio_nursery_child_cancels_the_asyncio_block():
+    events = []
+
+    async def trio_child_fails():
+        await trio.sleep(0.01)
+        raise ValueError("child failed")
+
+    async def aio_main():
+        with pytest.raises(ExceptionGroup) as info:
+            async with trio_as_aio(trio.open_nursery()) as nursery:
+                nursery.start_soon(trio_child_fails)
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    events.append("asyncio block cancelled")
+                    raise
+        assert [str(e) for e in info.value.exceptions] == ["child failed"]
+        if sys.version_info >= (3, 11):
+            assert asyncio.current_task().cancelling() == 0
+        return "asyncio went on"
+
+    assert trioloop.run(aio_main()) == "asyncio went on"
+    assert events == ["asyncio block cancelled"]
+
+
+def test_trio_cancel_scope_used_from_asyncio():
+    async def aio_main():
+        async with trio_as_aio(trio_cancel_scope_manager(0.01)) as scope:
+            await asyncio.sleep(0.001)
+        return scope.cancelled_caught
+
+    assert trioloop.run(aio_main()) is False
+
+
+from contextlib import asynccontextmanager  # noqa: E402
+
+
+@asynccontextmanager
+async def trio_cancel_scope_manager(seconds):
+    with trio.move_on_after(seconds) as scope:
+        yield scope

@@ -10,7 +10,8 @@ From synchronous code: ``trioloop.run(main())``, or
 """
 
 from . import _fork  # noqa: F401  (registers the at-fork reset)
-from ._bridge import aio_as_trio, current_loop, trio_as_aio
+from ._adapters import aio_as_trio, trio_as_aio
+from ._bridge import current_loop
 from ._hosted import open_loop
 from ._loop import TrioEventLoop, new_event_loop
 from ._policy import EventLoopPolicy, install

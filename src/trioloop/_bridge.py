@@ -51,7 +51,14 @@ from ._flavour import asyncio_flavour
 from ._loop import TrioEventLoop
 from ._running import current_loop_var
 
-__all__ = ["aio_as_trio", "trio_as_aio", "current_loop", "wait_future", "spawn_aio"]
+__all__ = [
+    "call_aio",
+    "call_trio",
+    "current_loop",
+    "running_trioloop",
+    "spawn_aio",
+    "wait_future",
+]
 
 T = TypeVar("T")
 
@@ -84,8 +91,11 @@ def spawn_aio(
 
 
 @trio.lowlevel.enable_ki_protection
-async def wait_future(fut: asyncio.Future[T]) -> T:
-    """Wait from Trio for an asyncio future; a Trio cancel cancels it."""
+async def wait_future(
+    fut: asyncio.Future[T], *, cancel: Callable[[], object] | None = None
+) -> T:
+    """Wait from Trio for an asyncio future; a Trio cancel cancels it (or
+    calls ``cancel``, when cancelling something else ends the wait)."""
     if fut.done():
         await trio.lowlevel.cancel_shielded_checkpoint()
         return fut.result()
@@ -98,7 +108,10 @@ async def wait_future(fut: asyncio.Future[T]) -> T:
     def abort(_: object) -> trio.lowlevel.Abort:
         nonlocal abort_requested
         abort_requested = True
-        fut.cancel()
+        if cancel is None:
+            fut.cancel()
+        else:
+            cancel()
         return trio.lowlevel.Abort.FAILED  # wake() comes once fut is done
 
     fut.add_done_callback(wake)
@@ -109,7 +122,7 @@ async def wait_future(fut: asyncio.Future[T]) -> T:
     return fut.result()
 
 
-async def _call_aio(awaitable: Awaitable[T]) -> T:
+async def call_aio(awaitable: Awaitable[T]) -> T:
     try:
         loop = current_loop()
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -127,85 +140,6 @@ async def _call_aio(awaitable: Awaitable[T]) -> T:
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
-
-
-class _AioIterator(Generic[T]):
-    """A Trio async iterator over an asyncio async iterator."""
-
-    def __init__(self, iterator: AsyncIterator[T]) -> None:
-        self._iterator = iterator
-
-    def __aiter__(self) -> _AioIterator[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        return await _call_aio(self._iterator.__anext__())
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None:
-            await _call_aio(aclose())
-
-
-class _AioContextManager(Generic[T]):
-    """A Trio async context manager over an asyncio one."""
-
-    def __init__(self, manager: Any) -> None:
-        self._manager = manager
-
-    async def __aenter__(self) -> T:
-        return await _call_aio(self._manager.__aenter__())  # type: ignore[no-any-return]
-
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await _call_aio(self._manager.__aexit__(*exc_info))  # type: ignore[no-any-return]
-
-
-class _AioCall:
-    """``aio_as_trio(fn)(*args)``: await it, ``async for`` it or ``async with`` it."""
-
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self._fn, self._args, self._kwargs = fn, args, kwargs
-
-    def __await__(self) -> Any:
-        return _call_aio(self._fn(*self._args, **self._kwargs)).__await__()
-
-    def __aiter__(self) -> _AioIterator[Any]:
-        return _AioIterator(self._fn(*self._args, **self._kwargs).__aiter__())
-
-    async def __aenter__(self) -> Any:
-        self._manager = _AioContextManager[Any](self._fn(*self._args, **self._kwargs))
-        return await self._manager.__aenter__()
-
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await self._manager.__aexit__(*exc_info)
-
-
-def aio_as_trio(x: Any) -> Any:
-    """Make asyncio code awaitable from Trio.
-
-    ``x`` may be an async function (also as a decorator: the result is called
-    like ``x`` and can be awaited, ``async for``-ed or ``async with``-ed), a
-    coroutine or other awaitable, an asyncio future, an async iterator, or an
-    async context manager.  Needs an enclosing ``trioloop.open_loop()``.
-    """
-    if asyncio.isfuture(x) or asyncio.iscoroutine(x):
-        return _call_aio(x)
-    if hasattr(x, "__aenter__"):
-        return _AioContextManager[Any](x)
-    if hasattr(x, "__anext__"):
-        return _AioIterator[Any](x)
-    if hasattr(x, "__aiter__"):
-        return _AioIterator[Any](x.__aiter__())
-    if hasattr(x, "__await__"):
-        return _call_aio(x)
-    if callable(x):
-
-        @functools.wraps(x)
-        def call(*args: Any, **kwargs: Any) -> _AioCall:
-            return _AioCall(x, args, kwargs)
-
-        return call
-    raise TypeError(f"aio_as_trio() cannot adapt {x!r}")
 
 
 # -- asyncio awaiting Trio -----------------------------------------------------
@@ -242,7 +176,7 @@ class _TrioCall:
             self.finish(result)
 
 
-def _running_trioloop() -> TrioEventLoop:
+def running_trioloop() -> TrioEventLoop:
     loop = asyncio.get_running_loop()
     if not isinstance(loop, TrioEventLoop) or loop._nursery is None:
         raise RuntimeError(
@@ -253,8 +187,8 @@ def _running_trioloop() -> TrioEventLoop:
     return loop
 
 
-async def _call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    loop = _running_trioloop()
+async def call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    loop = running_trioloop()
     assert loop._nursery is not None
     call = _TrioCall(loop)
     loop._nursery.start_soon(call.run, fn, args)
@@ -278,52 +212,3 @@ async def _call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     if isinstance(call.result, outcome.Error) and isinstance(call.result.error, trio.Cancelled):
         raise asyncio.CancelledError()  # the whole loop is shutting down
     return call.result.unwrap()  # type: ignore[no-any-return]
-
-
-class _TrioIterator:
-    """An asyncio async iterator over a Trio async iterator."""
-
-    def __init__(self, iterator: Any) -> None:
-        self._iterator = iterator
-
-    def __aiter__(self) -> _TrioIterator:
-        return self
-
-    async def __anext__(self) -> Any:
-        return await _call_trio(self._iterator.__anext__)
-
-
-class _TrioCallSite:
-    """``trio_as_aio(fn)(*args)``: await it or ``async for`` it."""
-
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self._fn, self._args, self._kwargs = fn, args, kwargs
-
-    def __await__(self) -> Any:
-        fn = functools.partial(self._fn, *self._args, **self._kwargs)
-        return _call_trio(fn).__await__()
-
-    def __aiter__(self) -> _TrioIterator:
-        return _TrioIterator(self._fn(*self._args, **self._kwargs).__aiter__())
-
-
-def trio_as_aio(x: Any) -> Any:
-    """Make Trio code awaitable from asyncio code running on a trioloop loop.
-
-    ``x`` may be a Trio async function (also as a decorator) or an async
-    iterator.  The Trio side runs as a Trio task; cancelling the awaiting
-    asyncio task cancels it (and waits for it to finish).
-    """
-    if hasattr(x, "__anext__"):
-        return _TrioIterator(x)
-    if callable(x):
-
-        @functools.wraps(x)
-        def call(*args: Any, **kwargs: Any) -> _TrioCallSite:
-            return _TrioCallSite(x, args, kwargs)
-
-        return call
-    raise TypeError(
-        f"trio_as_aio() cannot adapt {x!r}: pass the Trio async function itself, "
-        "not a coroutine (Trio coroutines can only run inside Trio tasks)"
-    )
