@@ -1,7 +1,8 @@
 """asyncpg against PostgreSQL, from Trio code.
 
 A connection pool (an asyncio object) serves several Trio tasks at once; a
-transaction rolls back when Trio code raises inside it; and a Trio timeout
+transaction commits when the Trio block inside it ends, and rolls back when
+Trio code raises there; and a Trio timeout
 cancels a slow query: asyncpg sees ``CancelledError``, asks the server to
 cancel the statement, and the connection stays usable.
 
@@ -50,8 +51,14 @@ async def main() -> None:
         total = await aio(pool.fetchval)("SELECT sum(amount) FROM orders")
         print(f"6 orders inserted concurrently, total {total}")
 
-        # An exception from Trio code inside the transaction rolls it back.
         async with aio(pool.acquire)() as conn:
+            # A transaction commits when the Trio block inside it ends normally...
+            async with aio(conn.transaction)():
+                await aio(conn.execute)("INSERT INTO orders VALUES ('gus', 70)")
+            count = await aio(conn.fetchval)("SELECT count(*) FROM orders")
+            print(f"transaction committed: {count} orders")
+
+            # ...and rolls back when Trio code raises inside it.
             try:
                 async with aio(conn.transaction)():
                     await aio(conn.execute)("DELETE FROM orders")

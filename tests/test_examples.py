@@ -168,8 +168,9 @@ def test_asyncpg_queries(services: dict[str, str]) -> None:
     assert re.fullmatch(r"connected to PostgreSQL \d+(\.\d+)*", lines[0]), out
     assert lines[1:] == [
         "6 orders inserted concurrently, total 210",
+        "transaction committed: 7 orders",
         "transaction rolled back (changed my mind)",
-        "orders still there: 6",
+        "orders still there: 7",
         "slow query cancelled by Trio: True",
         "connection still usable: True",
     ]
