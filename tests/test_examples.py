@@ -161,9 +161,9 @@ def test_mock_clock() -> None:
     ]
 
 
-def test_asyncpg_queries(services: dict[str, str]) -> None:
-    need("asyncpg")
-    out = run_example("asyncpg_queries.py", env=services)
+def test_asyncpg_queries(request: pytest.FixtureRequest) -> None:
+    need("asyncpg")  # before starting servers that would go unused
+    out = run_example("asyncpg_queries.py", env=request.getfixturevalue("services"))
     lines = out.splitlines()
     assert re.fullmatch(r"connected to PostgreSQL \d+(\.\d+)*", lines[0]), out
     assert lines[1:] == [
@@ -176,9 +176,9 @@ def test_asyncpg_queries(services: dict[str, str]) -> None:
     ]
 
 
-def test_redis_pubsub(services: dict[str, str]) -> None:
+def test_redis_pubsub(request: pytest.FixtureRequest) -> None:
     need("redis")
-    out = run_example("redis_pubsub.py", env=services)
+    out = run_example("redis_pubsub.py", env=request.getfixturevalue("services"))
     assert out.splitlines() == [
         "GET -> hello from Trio",
         "pipeline INCR, INCR -> 1",
