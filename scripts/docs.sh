@@ -5,7 +5,8 @@
 #
 # Makes .venv/docs with DOCS_PYTHON (default: python3), installs
 # docs/requirements.txt and trioloop itself (for autodoc), then runs
-# sphinx-build -W --keep-going.  Exits non-zero on any warning.
+# sphinx-build -W --keep-going -E (fresh: cached pages would hide their
+# warnings).  Exits non-zero on any warning.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +18,4 @@ fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r docs/requirements.txt -e . 2>&1 \
     | grep -v "^WARNING: Location 'file:" >&2 || true
 "$venv/bin/python" -c "import sphinx, myst_parser, trioloop"
-exec "$venv/bin/sphinx-build" -W --keep-going -b html "$@" docs docs/_build/html
+exec "$venv/bin/sphinx-build" -W --keep-going -E -b html "$@" docs docs/_build/html
