@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -285,6 +286,50 @@ def test_exit_code_from_inside_a_coroutine(
     """)
     result = trioloop_cli("app.py", cwd=tmp_path)
     assert (result.returncode, result.stderr) == (5, "")
+
+
+def test_keyboard_interrupt_kills_by_sigint(tmp_path: Path) -> None:
+    """As with python itself: an uncaught KeyboardInterrupt ends the process
+    by SIGINT, so that the shell sees it."""
+    write(tmp_path / "app.py", "raise KeyboardInterrupt\n")
+    result = trioloop_cli("app.py", cwd=tmp_path)
+    assert result.returncode == -signal.SIGINT
+    assert result.stderr.splitlines()[-1] == "KeyboardInterrupt"
+
+
+def test_a_real_library(tmp_path: Path, app: Callable[[str], None]) -> None:
+    """An aiohttp server and client, as an unmodified program."""
+    pytest.importorskip("aiohttp")
+    app("""
+        import asyncio
+        from aiohttp import ClientSession, web
+        from report import report
+
+        async def hello(request):
+            return web.Response(text="hello from aiohttp")
+
+        async def main():
+            report("aiohttp")
+            runner = web.AppRunner(web.Application())
+            runner.app.router.add_get("/", hello)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            async with ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{port}/") as response:
+                    print(await response.text())
+            await runner.cleanup()
+
+        asyncio.run(main())
+    """)
+    result = trioloop_cli("app.py", cwd=tmp_path, python_args=("-X", "dev"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "aiohttp TrioEventLoop True True",
+        "hello from aiohttp",
+    ]
+    assert result.stderr == ""
 
 
 def test_missing_program(tmp_path: Path) -> None:
