@@ -25,3 +25,5 @@ myst_heading_anchors = 3
 
 html_theme = "sphinx_rtd_theme"
 html_title = f"trioloop {release}"
+html_static_path = ["_static"]
+html_css_files = ["wrap-tables.css"]
