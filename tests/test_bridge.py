@@ -553,3 +553,124 @@ from contextlib import asynccontextmanager  # noqa: E402
 async def trio_cancel_scope_manager(seconds):
     with trio.move_on_after(seconds) as scope:
         yield scope
+
+
+# -- strict mode ----------------------------------------------------------------------
+
+
+def run_strict(trio_fn):
+    async def main():
+        async with trioloop.open_loop(strict=True) as loop:
+            return await trio_fn(loop)
+
+    return trio.run(main)
+
+
+def test_strict_unwatched_failure_fails_the_block_at_once():
+    reached = []
+
+    async def fails():
+        await asyncio.sleep(0.001)
+        raise ValueError("orphan")
+
+    async def body(loop):
+        loop.create_task(fails())
+        await trio.sleep(3600)
+        reached.append("not cancelled")
+
+    with pytest.raises(ValueError, match="orphan"):
+        run_strict(body)
+    assert reached == []
+
+
+def test_strict_awaited_failure_is_the_awaiters_business():
+    async def fails():
+        await asyncio.sleep(0)
+        raise ValueError("handled")
+
+    async def parent():
+        try:
+            await asyncio.create_task(fails())
+        except ValueError:
+            return "handled by parent"
+
+    async def body(loop):
+        return await aio_as_trio(parent)()
+
+    assert run_strict(body) == "handled by parent"
+
+
+def test_strict_watched_but_never_retrieved_failure_fails_at_exit():
+    async def fails():
+        raise KeyError("watched, never retrieved")
+
+    async def body(loop):
+        task = loop.create_task(fails())
+        task.add_done_callback(lambda t: None)
+        await trio.sleep(0.01)
+        return "block ended"
+
+    with pytest.raises(KeyError, match="never retrieved"):
+        run_strict(body)
+
+
+def test_strict_normal_exit_waits_for_tasks_instead_of_cancelling():
+    finished = []
+
+    async def slow():
+        await asyncio.sleep(0.02)
+        finished.append("slow task finished")
+
+    async def body(loop):
+        loop.create_task(slow())
+
+    run_strict(body)
+    assert finished == ["slow task finished"]
+
+
+def test_strict_exit_by_exception_cancels_tasks():
+    cancelled = []
+
+    async def forever():
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def body(loop):
+        loop.create_task(forever())
+        await trio.sleep(0.001)
+        raise RuntimeError("block failed")
+
+    with pytest.raises(RuntimeError, match="block failed"):
+        run_strict(body)
+    assert cancelled == [True]
+
+
+def test_non_strict_unwatched_failure_is_only_logged():
+    reported = []
+
+    async def fails():
+        raise ValueError("logged only")
+
+    async def main():
+        async with trioloop.open_loop() as loop:
+            loop.set_exception_handler(lambda loop, context: reported.append(context))
+            loop.create_task(fails())
+            await trio.sleep(0.01)
+        return "went on"
+
+    assert trio.run(main) == "went on"
+    assert [type(c["exception"]) for c in reported] == [ValueError]
+
+
+def test_clean_exit_of_asyncio_context_manager_is_not_a_cancellation():
+    manager = TaskRecordingManager()
+
+    async def body(loop):
+        async with aio_as_trio(manager):
+            pass
+
+    run_hosted(body)
+    assert manager.exc_type is None

@@ -67,7 +67,8 @@ class AioContextManager:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        if self._scope.__exit__(exc_type, exc, tb):
+        if self._scope.__exit__(exc_type, exc, tb) and self._scope.cancelled_caught:
+            # The block ended because the asyncio side cancelled it.
             exc_info: ExcInfo = (asyncio.CancelledError, asyncio.CancelledError(), None)
         else:
             exc_info = (exc_type, exc, tb)

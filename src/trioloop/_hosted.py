@@ -27,6 +27,7 @@ from ._bridge import spawn_aio, wait_future
 from ._driver import drive
 from ._loop import TrioEventLoop
 from ._running import current_loop_var, enter_block, leave_block
+from ._strict import fail, make_strict, unretrieved_failures
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -35,15 +36,23 @@ __all__ = ["open_loop"]
 
 
 @asynccontextmanager
-async def open_loop(*, debug: bool | None = None) -> AsyncIterator[TrioEventLoop]:
+async def open_loop(
+    *, debug: bool | None = None, strict: bool = False
+) -> AsyncIterator[TrioEventLoop]:
     """Run an asyncio event loop for the duration of the block.
 
-    On cancellation of the block, the loop's asyncio tasks are cancelled and
-    awaited before the cancellation propagates.
+    On leaving the block, the loop's asyncio tasks are cancelled and awaited
+    (shielded, so this also happens when the block is cancelled), then async
+    generators and the default executor are shut down and the loop closed.
+    With ``strict=True`` the loop's tasks behave as children of the block
+    (see ``trioloop._strict``): an unwatched failure fails the block, and a
+    block that ends normally waits for its tasks instead of cancelling them.
     """
     loop = TrioEventLoop()
     if debug is not None:
         loop.set_debug(debug)
+    if strict:
+        make_strict(loop)
     loop._hosted = True
     loop._set_clock(trio.lowlevel.current_clock().current_time)
     token = current_loop_var.set(loop)
@@ -56,11 +65,16 @@ async def open_loop(*, debug: bool | None = None) -> AsyncIterator[TrioEventLoop
                 loop._nursery = nursery
                 driver = _Driver(loop, nursery)
                 nursery.start_soon(driver.run)
+                block_failed = True
                 try:
                     yield loop
+                    block_failed = False
                 finally:
                     with trio.CancelScope(shield=True):
-                        await _shut_down(loop, driver)
+                        await _shut_down(loop, driver, wait=strict and not block_failed)
+                    if strict:
+                        for exc in unretrieved_failures(loop):
+                            nursery.start_soon(fail, exc)
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             if len(group.exceptions) != 1:
@@ -79,41 +93,49 @@ async def open_loop(*, debug: bool | None = None) -> AsyncIterator[TrioEventLoop
 
 
 class _Driver:
-    """The hosted loop's driver task, and a stand-in for when it dies.
+    """The hosted loop's driver task.
 
-    When asyncio code raises ``KeyboardInterrupt``/``SystemExit`` (or the
-    loop machinery fails), the driver's task ends with that exception and
-    the nursery starts cancelling the block.  Trio code in the block may be
-    waiting for asyncio futures, and the block's clean-up runs asyncio code:
-    both need the loop to keep turning.  So a shielded stand-in driver takes
-    over until the clean-up is done, as ``asyncio.run`` runs its loop again
+    It is shielded from the nursery's cancellation: whatever ends the block
+    (an exception, a cancelled scope around it, a failing child task in
+    strict mode), the block's clean-up still runs asyncio code and Trio code
+    in the block may still be waiting for asyncio futures, so the loop must
+    keep turning until ``stop()``.  If asyncio code kills the driver itself
+    (``KeyboardInterrupt``/``SystemExit`` out of a callback), a stand-in
+    takes over for the same reason, as ``asyncio.run`` runs its loop again
     for clean-up after an interrupt.
     """
 
     def __init__(self, loop: TrioEventLoop, nursery: trio.Nursery) -> None:
         self.loop = loop
         self.nursery = nursery
-        self.stand_in = trio.CancelScope(shield=True)
+        self.scope = trio.CancelScope(shield=True)
 
     async def run(self) -> None:
-        try:
-            await drive(self.loop, until_stopped=False)
-        except trio.Cancelled:
-            raise
-        except BaseException:
-            self.nursery.start_soon(self.run_stand_in)
-            raise
+        with self.scope:
+            try:
+                await drive(self.loop, until_stopped=False)
+            except trio.Cancelled:
+                raise
+            except BaseException:
+                self.scope = trio.CancelScope(shield=True)
+                self.nursery.start_soon(self.run_stand_in, self.scope)
+                raise
 
-    async def run_stand_in(self) -> None:
-        with self.stand_in:
+    async def run_stand_in(self, scope: trio.CancelScope) -> None:
+        with scope:
             await drive(self.loop, until_stopped=False)
 
     def stop(self) -> None:
-        self.stand_in.cancel()
+        self.scope.cancel()
 
 
-async def _shut_down(loop: TrioEventLoop, driver: _Driver) -> None:
-    """What ``asyncio.run`` does after its main task: cancel, await, close."""
+async def _shut_down(loop: TrioEventLoop, driver: _Driver, *, wait: bool) -> None:
+    """What ``asyncio.run`` does after its main task: cancel (or, in strict
+    mode after a normal exit, wait for) the tasks, then close."""
+    if wait:
+        # asyncio.wait, unlike gather, leaves their exceptions unretrieved
+        while tasks := [task for task in asyncio.all_tasks(loop) if not task.done()]:
+            await wait_future(spawn_aio(loop, asyncio.wait(tasks)))
     await _cancel_tasks_and_close(loop)
     driver.stop()
 

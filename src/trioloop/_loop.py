@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import signal
+import sys
 import threading
 import time
 from asyncio import events, unix_events
@@ -56,6 +57,10 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         self._hosted = False
         self._set_clock(time.monotonic)
         self._child_pidfds: set[int] = set()
+        #: Token of the current sync run (``run_forever``), else None.
+        self._sync_run: object | None = None
+        #: Failed tasks to re-check at block exit in strict mode (_strict).
+        self._strict_failures: list[asyncio.Task[Any]] = []
 
     # -- time and scheduling -------------------------------------------------
 
@@ -113,20 +118,49 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         """Run until ``stop()``, inside a ``trio.run`` started for the purpose."""
         self._check_closed()
         self._check_running()
-        trio.run(self._run_sync)
+        hooks = sys.get_asyncgen_hooks()
+        try:
+            trio.run(self._run_sync)
+        finally:
+            if self._sync_run is not None:
+                self._abandon_run(hooks)
 
     async def _run_sync(self) -> None:
         self._begin_run()
         events._set_running_loop(self)
+        run = self._sync_run = object()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await drive(self, until_stopped=True)
                 nursery.cancel_scope.cancel()
         finally:
-            self._nursery = None
+            if self._sync_run is run:  # else _abandon_run did this already
+                self._sync_run = None
+                self._nursery = None
+                events._set_running_loop(None)
+                self._end_run()
+
+    def _abandon_run(self, hooks: Any) -> None:
+        """Undo ``_run_sync``'s set-up after ``trio.run`` left without it.
+
+        An exception raised by a signal handler while Trio waits for I/O (say
+        ``SystemExit`` from a SIGTERM handler, or a test timeout's SIGALRM)
+        leaves ``trio.run`` directly and abandons its tasks: ``_run_sync``'s
+        ``finally`` has not run, and the loop would stay "running" for good.
+        asyncio's ``run_forever`` leaves the loop stopped in that case; so do
+        we.  The abandoned coroutine is left to the garbage collector, which
+        also collects the dead Trio run (closing it here would store the
+        exception in that run's task and keep it alive); its ``finally`` then
+        sees ``_sync_run`` changed and does nothing.
+        """
+        self._sync_run = None
+        self._nursery = None
+        if events._get_running_loop() is self:
             events._set_running_loop(None)
-            self._end_run()
+        self._end_run()
+        # Trio put back the hooks it found; _end_run, the dead run's.
+        sys.set_asyncgen_hooks(*hooks)
 
     def _begin_run(self) -> None:
         """What run_forever sets up, except the running loop (the caller's
