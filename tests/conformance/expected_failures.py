@@ -1,0 +1,113 @@
+"""Known failures of CPython's test_asyncio on trioloop, each with its reason.
+
+Keys are unittest ids without the package, ``module.Class.test_method``;
+``*``/``?``/``[...]`` make a key an ``fnmatch`` pattern (used for the
+epoll/poll/select variants of one test).  Values say what the harness does:
+
+* ``xfail(reason)``     - runs, expected to fail (a passing run is reported);
+* ``by_design(reason)`` - runs, expected to fail because the test checks
+  something trioloop deliberately does differently;
+* ``hang(reason)``      - not run: it would hang (the per-test timeout is only
+  the safety net for new hangs); counted as an on-target skip.
+
+``versions=`` restricts an entry to some Python versions, e.g.
+``versions=("3.12", "3.13")``; ``loops=`` to some loops (default trioloop
+only; stock asyncio has no expected failures of its own unless listed with
+``loops=("asyncio",)``).  Reasons are one line, written for a user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    reason: str
+    versions: tuple[str, ...] = ()
+    loops: tuple[str, ...] = ("trioloop",)
+
+    @property
+    def run(self) -> bool:
+        return self.kind != "hang"
+
+    def label(self) -> str:
+        prefix = {"xfail": "known failure", "by_design": "by design", "hang": "hangs"}
+        return f"{prefix[self.kind]}: {self.reason}"
+
+
+def xfail(reason: str, **kw: tuple[str, ...]) -> Entry:
+    return Entry("xfail", reason, **kw)
+
+
+def by_design(reason: str, **kw: tuple[str, ...]) -> Entry:
+    return Entry("by_design", reason, **kw)
+
+
+def hang(reason: str, **kw: tuple[str, ...]) -> Entry:
+    return Entry("hang", reason, **kw)
+
+
+_SIGNAL_MOCKS = by_design(
+    "mocks asyncio.unix_events.signal to check asyncio's set_wakeup_fd plumbing; "
+    "trioloop installs plain signal handlers (Trio owns the wakeup fd)"
+)
+
+# The tests of this class that check a child's exit status.
+_FAST_WATCHER = by_design(
+    "FastChildWatcher reaps every child with waitpid(-1); trioloop waits for its "
+    "own children through pidfds, not child watchers, so it finds them already "
+    "reaped (exit status 255)"
+)
+
+EXPECTED: dict[str, Entry] = {
+    # -- signals: tests of the stock _UnixSelectorEventLoop's internals ------
+    "test_unix_events.SelectorEventLoopSignalTests.test_add_signal_handler_install_error": _SIGNAL_MOCKS,
+    "test_unix_events.SelectorEventLoopSignalTests.test_add_signal_handler_install_error2": _SIGNAL_MOCKS,
+    "test_unix_events.SelectorEventLoopSignalTests.test_add_signal_handler_install_error3": _SIGNAL_MOCKS,
+    "test_unix_events.SelectorEventLoopSignalTests.test_add_signal_handler_setup_error": _SIGNAL_MOCKS,
+    "test_unix_events.SelectorEventLoopSignalTests.test_close": _SIGNAL_MOCKS,
+    "test_unix_events.SelectorEventLoopSignalTests.test_remove_signal_handler": _SIGNAL_MOCKS,
+    "test_unix_events.SelectorEventLoopSignalTests.test_remove_signal_handler_2": _SIGNAL_MOCKS,
+    "test_unix_events.SelectorEventLoopSignalTests.test_remove_signal_handler_error": _SIGNAL_MOCKS,
+    "test_unix_events.SelectorEventLoopSignalTests.test_remove_signal_handler_error2": _SIGNAL_MOCKS,
+    # -- child watchers (3.12 and older; removed in 3.14) ----------------------
+    **{
+        f"test_subprocess.SubprocessFastWatcherTests.{name}": _FAST_WATCHER
+        for name in [
+            "test_communicate",
+            "test_communicate_none_input",
+            "test_create_subprocess_env_exec",
+            "test_create_subprocess_env_shell",
+            "test_devnull_error",
+            "test_devnull_input",
+            "test_devnull_output",
+            "test_devstdin_input",
+            "test_empty_input",
+            "test_kill",
+            "test_kill_issue43884",
+            "test_send_signal",
+            "test_shell",
+            "test_start_new_session",
+            "test_stdin_not_inheritable",
+            "test_stdin_stdout",
+            "test_subprocess_concurrent_wait",
+            "test_terminate",
+        ]
+    },
+    "test_subprocess.GenericWatcherTests.test_create_subprocess_fails_with_inactive_watcher": by_design(
+        "expects an inactive child watcher to make subprocess creation fail; trioloop "
+        "does not use child watchers"
+    ),
+}
+
+
+def for_run(loop: str, version: tuple[int, int]) -> dict[str, Entry]:
+    """The entries that apply to ``loop`` on Python ``version``."""
+    v = f"{version[0]}.{version[1]}"
+    return {
+        key: entry
+        for key, entry in EXPECTED.items()
+        if loop in entry.loops and (not entry.versions or v in entry.versions)
+    }
