@@ -552,7 +552,7 @@ def check_tree(root: Node, *, errors_win: bool) -> None:
     STATS.cancelled_calls += model.cancelled_calls
     STATS.outcomes[expected.kind] = STATS.outcomes.get(expected.kind, 0) + 1
     if problems:
-        raise AssertionError("\n".join(["bridge fuzz: run differs from the model", describe(root), *problems]))
+        raise AssertionError("\n".join(["bridge fuzz: run differs from the model:", *problems, describe(root)]))
 
 
 def check_drawn_tree(root: Node, *, errors_win: bool) -> None:
