@@ -674,3 +674,115 @@ def test_clean_exit_of_asyncio_context_manager_is_not_a_cancellation():
 
     run_hosted(body)
     assert manager.exc_type is None
+
+
+def test_exception_raised_by_cleanup_replaces_the_cancellation_both_ways():
+    async def aio_cleanup_fails():
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            raise ValueError("asyncio clean-up failed")
+
+    async def trio_cleanup_fails():
+        try:
+            await trio.sleep_forever()
+        finally:
+            raise KeyError("trio clean-up failed")
+
+    async def aio_main():
+        task = asyncio.ensure_future(trio_as_aio(trio_cleanup_fails)())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(KeyError, match="trio clean-up failed"):
+            await task
+
+    async def body(loop):
+        with pytest.raises(ValueError, match="asyncio clean-up failed"):
+            with trio.move_on_after(0.01):
+                await aio_as_trio(aio_cleanup_fails)()
+        await aio_as_trio(aio_main)()
+
+    run_hosted(body)
+
+
+def test_crossings_are_coroutines_for_start_soon_and_create_task():
+    results = []
+
+    async def aio_append(x):
+        await asyncio.sleep(0)
+        results.append(x)
+
+    async def trio_append(x):
+        await trio.sleep(0)
+        results.append(x)
+
+    async def aio_main():
+        await asyncio.create_task(trio_as_aio(trio_append)("from create_task"))
+
+    async def body(loop):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(aio_as_trio(aio_append), "from start_soon")
+        await aio_as_trio(aio_main)()
+
+    run_hosted(body)
+    assert results == ["from start_soon", "from create_task"]
+
+
+def test_objects_with_several_protocols_keep_them_all():
+    class Connection:
+        """Awaitable, an async context manager and an async iterator at once."""
+
+        def __init__(self):
+            self.items = [1, 2, 3]
+            self.entered = False
+
+        def __await__(self):
+            return asyncio.sleep(0, self).__await__()
+
+        async def __aenter__(self):
+            self.entered = True
+            return self
+
+        async def __aexit__(self, *exc_info):
+            self.entered = False
+
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            await asyncio.sleep(0)
+            if not self.items:
+                raise StopAsyncIteration
+            return self.items.pop(0)
+
+    async def body(loop):
+        connection = Connection()
+        assert await aio_as_trio(connection) is connection
+        async with aio_as_trio(connection) as entered:
+            assert entered.entered
+            got = [item async for item in aio_as_trio(connection)]
+        return got, connection.entered
+
+    assert run_hosted(body) == ([1, 2, 3], False)
+
+
+def test_asyncio_generator_iterated_from_trio_belongs_to_the_loop():
+    closed_in = []
+
+    async def numbers():
+        try:
+            for i in range(10):
+                await asyncio.sleep(0)
+                yield i
+        finally:
+            closed_in.append(sniffio.current_async_library())
+
+    async def body(loop):
+        async for i in aio_as_trio(numbers()):
+            assert len(loop._asyncgens) == 1  # registered with the loop
+            if i == 2:
+                break
+        await trio.sleep(0.01)  # the loop's finalizer closes it
+
+    run_hosted(body)
+    assert closed_in == ["asyncio"]

@@ -1,149 +1,208 @@
 """The public adapters: ``aio_as_trio`` and ``trio_as_aio``.
 
-Each accepts the shapes async code comes in - functions (also as
-decorators), awaitables, async iterators, async context managers - and
-routes them to the crossing machinery of ``_bridge`` (calls) and
-``_contexts`` (context managers, which need one host task for the block).
+Async code comes in several shapes - functions (also used as decorators),
+awaitables, async iterators, async context managers - and one object is
+often several at once (aiohttp's ``session.get(url)`` is awaitable *and* an
+async context manager; a websockets connection is a context manager *and*
+an async iterator).  So each adapter returns one object that offers every
+protocol the wrapped object offers, and routes each to the crossing
+machinery: ``_bridge`` for calls, ``_contexts`` for context managers (which
+need one host task for the whole block).
+
+A wrapped call is also a genuine coroutine object (``collections.abc``
+registers it as one), so it can be handed to ``nursery.start_soon`` or
+``asyncio.create_task`` like any coroutine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Generic, TypeVar
+import inspect
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
 
 from ._bridge import call_aio, call_trio
 from ._contexts import AioContextManager, TrioContextManager
 
 __all__ = ["aio_as_trio", "trio_as_aio"]
 
-T = TypeVar("T")
+
+class _Crossing(Coroutine[Any, Any, Any]):
+    """One crossing to the other flavour, usable in every way the target is.
+
+    ``target()`` produces the object on the other side (the result of calling
+    the wrapped function, or the wrapped object itself).  Awaiting (or
+    stepping) runs ``_await_target`` as a coroutine; ``async with`` and
+    ``async for`` use the target's own protocols through the crossing.
+    """
+
+    def __init__(self, target: Callable[[], Any], *, plain: bool = False) -> None:
+        #: ``plain``: calling ``target`` runs no user code (it only creates a
+        #: coroutine, or returns an existing object), so it may happen here.
+        self._target = target
+        self._plain = plain
+        self._coro: Coroutine[Any, Any, Any] | None = None
+        self._manager: Any = None
+        self._iterator: Any = None
+
+    # -- as a coroutine ----------------------------------------------------------
+
+    def _await_target(self) -> Coroutine[Any, Any, Any]:
+        raise NotImplementedError
+
+    def _started(self) -> Coroutine[Any, Any, Any]:
+        if self._coro is None:
+            self._coro = self._await_target()
+        return self._coro
+
+    def send(self, value: Any) -> Any:
+        return self._started().send(value)
+
+    def throw(self, *exc_info: Any) -> Any:
+        return self._started().throw(*exc_info)
+
+    def close(self) -> None:
+        if self._coro is not None:
+            self._coro.close()
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return self._started().__await__()
+
+    @property
+    def cr_frame(self) -> Any:  # read by Trio's Ctrl+C handling and tracebacks
+        return getattr(self._started(), "cr_frame", None)
+
+    @property
+    def cr_await(self) -> Any:
+        return getattr(self._coro, "cr_await", None)
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(getattr(self._coro, "cr_running", False))
+
+    @property
+    def cr_code(self) -> Any:
+        return getattr(self._started(), "cr_code", None)
 
 
-class _AioIterator(Generic[T]):
-    """A Trio async iterator over an asyncio async iterator."""
+class _AioCrossing(_Crossing):
+    """Trio side of asyncio code (what ``aio_as_trio`` returns)."""
 
-    def __init__(self, iterator: AsyncIterator[T]) -> None:
-        self._iterator = iterator
+    def _await_target(self) -> Coroutine[Any, Any, Any]:
+        if self._plain:
+            return call_aio(self._target())
+        return call_aio(_in_asyncio(self._target))
 
-    def __aiter__(self) -> _AioIterator[T]:
+    async def __aenter__(self) -> Any:
+        self._manager = AioContextManager(self._target())
+        return await self._manager.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        return await self._manager.__aexit__(*exc_info)  # type: ignore[no-any-return]
+
+    def __aiter__(self) -> _AioCrossing:
+        if self._iterator is None:
+            self._iterator = self._target().__aiter__()
         return self
 
-    async def __anext__(self) -> T:
-        return await call_aio(self._iterator.__anext__())
+    async def __anext__(self) -> Any:
+        iterator = self._iterator if self._iterator is not None else self.__aiter__()._iterator
+        # __anext__() itself is called in asyncio, so an async generator's
+        # first iteration registers it with the loop, not with Trio.
+        return await call_aio(_in_asyncio(lambda: iterator.__anext__()))
 
     async def aclose(self) -> None:
         aclose = getattr(self._iterator, "aclose", None)
         if aclose is not None:
-            await call_aio(aclose())
+            await call_aio(_in_asyncio(aclose))
 
 
-class _AioCall:
-    """``aio_as_trio(fn)(*args)``: await it, ``async for`` it or ``async with`` it."""
+async def _in_asyncio(make_awaitable: Callable[[], Any]) -> Any:
+    """Create and await an awaitable inside the asyncio task."""
+    awaitable = make_awaitable()
+    if asyncio.isfuture(awaitable) or hasattr(awaitable, "__await__"):
+        return await awaitable
+    raise TypeError(f"aio_as_trio: {awaitable!r} is not awaitable")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self._fn, self._args, self._kwargs = fn, args, kwargs
 
-    def __await__(self) -> Any:
-        return call_aio(self._fn(*self._args, **self._kwargs)).__await__()
+class _TrioCrossing(_Crossing):
+    """asyncio side of Trio code (what ``trio_as_aio`` returns)."""
 
-    def __aiter__(self) -> _AioIterator[Any]:
-        return _AioIterator(self._fn(*self._args, **self._kwargs).__aiter__())
+    def _await_target(self) -> Coroutine[Any, Any, Any]:
+        return call_trio(self._target_awaited)
+
+    async def _target_awaited(self) -> Any:
+        return await self._target()
 
     async def __aenter__(self) -> Any:
-        self._manager = AioContextManager(self._fn(*self._args, **self._kwargs))
+        self._manager = TrioContextManager(self._target())
         return await self._manager.__aenter__()
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await self._manager.__aexit__(*exc_info)
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        return await self._manager.__aexit__(*exc_info)  # type: ignore[no-any-return]
 
-
-def aio_as_trio(x: Any) -> Any:
-    """Make asyncio code awaitable from Trio.
-
-    ``x`` may be an async function (also as a decorator: the result is called
-    like ``x`` and can be awaited, ``async for``-ed or ``async with``-ed), a
-    coroutine or other awaitable, an asyncio future, an async iterator, or an
-    async context manager.  Needs an enclosing ``trioloop.open_loop()``.
-    """
-    if asyncio.isfuture(x) or asyncio.iscoroutine(x):
-        return call_aio(x)
-    if hasattr(x, "__aenter__"):
-        return AioContextManager(x)
-    if hasattr(x, "__anext__"):
-        return _AioIterator[Any](x)
-    if hasattr(x, "__aiter__"):
-        return _AioIterator[Any](x.__aiter__())
-    if hasattr(x, "__await__"):
-        return call_aio(x)
-    if callable(x):
-
-        @functools.wraps(x)
-        def call(*args: Any, **kwargs: Any) -> _AioCall:
-            return _AioCall(x, args, kwargs)
-
-        return call
-    raise TypeError(f"aio_as_trio() cannot adapt {x!r}")
-
-
-# -- asyncio awaiting Trio -----------------------------------------------------
-
-
-class _TrioIterator:
-    """An asyncio async iterator over a Trio async iterator."""
-
-    def __init__(self, iterator: Any) -> None:
-        self._iterator = iterator
-
-    def __aiter__(self) -> _TrioIterator:
+    def __aiter__(self) -> _TrioCrossing:
+        if self._iterator is None:
+            self._iterator = self._target().__aiter__()
         return self
 
     async def __anext__(self) -> Any:
-        return await call_trio(self._iterator.__anext__)
+        iterator = self._iterator if self._iterator is not None else self.__aiter__()._iterator
+        return await call_trio(iterator.__anext__)
 
 
-class _TrioCallSite:
-    """``trio_as_aio(fn)(*args)``: await it, ``async for`` it or ``async with`` it."""
+def _adapt(x: Any, crossing: type[_Crossing], name: str) -> Any:
+    if callable(x) and not _is_async_object(x):
+        plain = inspect.iscoroutinefunction(x)
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self._fn, self._args, self._kwargs = fn, args, kwargs
+        @functools.wraps(x)
+        def call(*args: Any, **kwargs: Any) -> _Crossing:
+            return crossing(functools.partial(x, *args, **kwargs), plain=plain)
 
-    def __await__(self) -> Any:
-        fn = functools.partial(self._fn, *self._args, **self._kwargs)
-        return call_trio(fn).__await__()
+        return call
+    if _is_async_object(x):
+        return crossing(lambda: x, plain=asyncio.isfuture(x) or asyncio.iscoroutine(x))
+    raise TypeError(f"{name}() cannot adapt {x!r}")
 
-    def __aiter__(self) -> _TrioIterator:
-        return _TrioIterator(self._fn(*self._args, **self._kwargs).__aiter__())
 
-    async def __aenter__(self) -> Any:
-        self._manager = TrioContextManager(self._fn(*self._args, **self._kwargs))
-        return await self._manager.__aenter__()
+def _is_async_object(x: Any) -> bool:
+    return asyncio.isfuture(x) or any(
+        hasattr(x, attribute) for attribute in ("__await__", "__aenter__", "__aiter__", "__anext__")
+    )
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await self._manager.__aexit__(*exc_info)
+
+def aio_as_trio(x: Any) -> Any:
+    """Make asyncio code usable from Trio code inside ``trioloop.open_loop()``.
+
+    ``x`` may be an async function (also as a decorator: calling the result
+    gives something to ``await``, ``async with`` or ``async for``, or to hand
+    to ``nursery.start_soon``), a coroutine or other awaitable, an asyncio
+    future, an async iterator, or an async context manager.
+
+    Cancellation: a Trio cancel cancels the asyncio task running the code and
+    waits for it to finish; then ``trio.Cancelled`` is raised (or the
+    exception the asyncio side's clean-up raised instead).
+    """
+    return _adapt(x, _AioCrossing, "aio_as_trio")
 
 
 def trio_as_aio(x: Any) -> Any:
-    """Make Trio code awaitable from asyncio code running on a trioloop loop.
+    """Make Trio code usable from asyncio code running on a trioloop loop.
 
     ``x`` may be a Trio async function (also as a decorator), an async
     iterator, or an async context manager (entered and exited in one Trio
-    task, so nurseries and cancel scopes work).  The Trio side runs as a Trio task; cancelling the awaiting
-    asyncio task cancels it (and waits for it to finish).
+    task, so nurseries and cancel scopes work).  A Trio *coroutine* object
+    cannot cross: Trio coroutines can only run as Trio tasks, so pass the
+    function.
+
+    Cancellation: cancelling the awaiting asyncio task cancels the Trio side
+    and waits for it to finish; then ``CancelledError`` is raised (or the
+    exception the Trio side's clean-up raised instead).
     """
-    if hasattr(x, "__aenter__"):
-        return TrioContextManager(x)
-    if hasattr(x, "__anext__"):
-        return _TrioIterator(x)
-    if callable(x):
-
-        @functools.wraps(x)
-        def call(*args: Any, **kwargs: Any) -> _TrioCallSite:
-            return _TrioCallSite(x, args, kwargs)
-
-        return call
-    raise TypeError(
-        f"trio_as_aio() cannot adapt {x!r}: pass the Trio async function itself, "
-        "not a coroutine (Trio coroutines can only run inside Trio tasks)"
-    )
+    if asyncio.iscoroutine(x):
+        raise TypeError(
+            f"trio_as_aio() cannot adapt {x!r}: pass the Trio async function "
+            "itself (Trio coroutines can only run inside Trio tasks)"
+        )
+    return _adapt(x, _TrioCrossing, "trio_as_aio")

@@ -116,9 +116,12 @@ async def wait_future(
 
     fut.add_done_callback(wake)
     await trio.lowlevel.wait_task_rescheduled(abort)
-    if abort_requested:
+    if abort_requested and fut.cancelled():
         # Trio wanted to cancel us (or deliver KeyboardInterrupt): let it.
         await trio.lowlevel.checkpoint()
+    # Otherwise the asyncio side finished anyway: its result is delivered
+    # (Trio raises Cancelled at the next checkpoint), and an exception its
+    # clean-up raised replaces the cancellation, as in Trio code.
     return fut.result()
 
 
@@ -204,6 +207,10 @@ async def call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
                 await call.waiter
             except asyncio.CancelledError:
                 pass
+        # An exception raised by the Trio side's clean-up replaces the
+        # cancellation, as it would in asyncio code.
+        if isinstance(call.result, outcome.Error) and isinstance(call.result.error, Exception):
+            call.result.unwrap()
         raise
     if call.result is None:
         # Our scope caught a cancel that we did not ask for: impossible unless
