@@ -12,7 +12,7 @@
 #   scripts/newest-pythons.sh setup              build the chroot (cached) + venvs
 #   scripts/newest-pythons.sh run 3.14 CMD...    run CMD in /src inside the chroot,
 #                                                with /opt/venv-3.14 activated and
-#                                                `pip install -e '/src[test]'` done
+#                                                `pip install -e '/src[test,examples]'` done
 #
 # Environment:
 #   TRIOLOOP_CHROOT   where the chroot lives (default /var/cache/trioloop/sid-chroot).
@@ -375,7 +375,7 @@ cmd_run() {
         set -e
         cd /src
         . "/opt/venv-$0/bin/activate"
-        pip install -q -e "/src[test]" >&2
+        pip install -q -e "/src[test,examples]" >&2
         exec "$@"
     ' "$v" "$@"
 }

@@ -17,7 +17,7 @@ find_python() {
     echo "$candidates" | tail -n 1
 }
 
-# venv_for 3.12 -> a venv at .venv/3.12 with trioloop[test] installed.
+# venv_for 3.12 -> a venv at .venv/3.12 with trioloop[test,examples] installed.
 venv_for() {
     local version=$1 python venv
     venv=".venv/$version"
@@ -27,7 +27,7 @@ venv_for() {
         "$python" -m venv "$venv" >&2
     fi
     # (grep drops the machine's noise about unreachable local package mirrors)
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,examples]" 2>&1 \
         | grep -v "^WARNING: Location 'file:" >&2 || true
     "$venv/bin/python" -c "import trioloop, pytest" || return 1
     echo "$venv"

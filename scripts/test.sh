@@ -20,6 +20,11 @@ pytest_on() {
     esac
 }
 
+# PostgreSQL and Redis for the examples' tests (installed and started on
+# loopback if needed); the 3.14/3.15 chroot sees them through TRIOLOOP_PASSENV.
+eval "$(bash scripts/services.sh)"
+export TRIOLOOP_PASSENV="TRIOLOOP_PG_DSN TRIOLOOP_REDIS_URL"
+
 declare -A verdict
 status=0
 for version in "${versions[@]}"; do
