@@ -246,7 +246,15 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             self, protocol, args, shell, stdin, stdout, stderr, bufsize,
             waiter=waiter, extra=extra, **kwargs,
         )  # fmt: skip
-        watch_child(self, transport.get_pid(), transport._process_exited)
+        # The exit goes through asyncio's own _child_watcher_callback, whose
+        # timing differs by version (two loop iterations later on 3.10/3.11,
+        # one on 3.12/3.13, at once on 3.14+): Process.wait() vs
+        # connection_lost ordering, and so kill() raising ProcessLookupError
+        # or not right after wait(), then match stock asyncio exactly.
+        pid = transport.get_pid()
+        watch_child(
+            self, pid, lambda returncode: self._child_watcher_callback(pid, returncode, transport)
+        )
         try:
             await waiter
         except (SystemExit, KeyboardInterrupt):

@@ -45,11 +45,7 @@ def watch_child(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
         loop._remove_reader(pidfd)
         loop._child_pidfds.discard(pidfd)
         os.close(pidfd)
-        # Reap now, report on the next iteration: asyncio's child watchers
-        # hand the exit over with call_soon_threadsafe, and callers see the
-        # order of events that gives (e.g. Process.wait() on 3.12 returning
-        # only after connection_lost, so kill() then raises ProcessLookupError).
-        loop.call_soon(on_exit, _reap(pid))
+        on_exit(_reap(pid))
 
     loop._add_reader(pidfd, exited)
     loop._child_pidfds.add(pidfd)
