@@ -22,7 +22,8 @@ Policies are deprecated from Python 3.14, and ``asyncio.set_event_loop_policy``
 then warns.  The warning is meant for programs that choose a policy, not for
 a launcher that chooses one on a program's behalf, so on 3.14+ the CLI calls
 ``asyncio.events._set_event_loop_policy``, the function asyncio's deprecated
-public one wraps: the program sees no ``DeprecationWarning`` it did not cause.
+public one wraps (and silences ``EventLoopPolicy``'s own warning): the program
+sees no ``DeprecationWarning`` it did not cause.
 Asyncio itself still reads the policy without warning there.  Python 3.16
 removes policies; the CLI will then need another way in.
 
@@ -39,6 +40,7 @@ import asyncio
 import os
 import runpy
 import sys
+import warnings
 from asyncio import events
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -146,7 +148,11 @@ def _use_trioloop_for_new_loops() -> None:
     set_policy: Callable[[EventLoopPolicy], None] = (
         getattr(events, "_set_event_loop_policy", None) or asyncio.set_event_loop_policy
     )
-    set_policy(EventLoopPolicy())
+    with warnings.catch_warnings():
+        # trioloop.EventLoopPolicy warns on 3.14+ too, for the same reason
+        warnings.simplefilter("ignore", DeprecationWarning)
+        policy = EventLoopPolicy()
+    set_policy(policy)
 
 
 def _run(program: _Program, args: list[str]) -> None:
