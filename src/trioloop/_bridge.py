@@ -100,10 +100,14 @@ async def wait_future(
         await trio.lowlevel.cancel_shielded_checkpoint()
         return fut.result()
     trio_task = trio.lowlevel.current_task()
+    waiters = getattr(fut.get_loop(), "_trio_waiters", None)
     abort_requested = False
 
     def wake(_: object) -> None:
-        trio.lowlevel.reschedule(trio_task)
+        if waiters is None or trio_task in waiters:
+            if waiters is not None:
+                waiters.discard(trio_task)
+            trio.lowlevel.reschedule(trio_task)
 
     def abort(_: object) -> trio.lowlevel.Abort:
         nonlocal abort_requested
@@ -115,6 +119,8 @@ async def wait_future(
         return trio.lowlevel.Abort.FAILED  # wake() comes once fut is done
 
     fut.add_done_callback(wake)
+    if waiters is not None:
+        waiters.add(trio_task)  # woken with an error if the loop breaks
     await trio.lowlevel.wait_task_rescheduled(abort)
     if abort_requested and fut.cancelled():
         # Trio wanted to cancel us (or deliver KeyboardInterrupt): let it.

@@ -16,8 +16,6 @@ exception group by the nursery that hosts the driver; likewise a lone
 from __future__ import annotations
 
 import asyncio
-import functools
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,12 +23,11 @@ import trio
 
 from ._bridge import spawn_aio, wait_future
 from ._driver import drive
+from ._groups import unwrap_lone_exception
 from ._loop import TrioEventLoop
 from ._running import current_loop_var, enter_block, leave_block
 from ._strict import fail, make_strict, unretrieved_failures
 
-if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup
 
 __all__ = ["open_loop"]
 
@@ -58,9 +55,8 @@ async def open_loop(
     token = current_loop_var.set(loop)
     loop._begin_run()
     enter_block(loop)
-    lone_error: BaseException | None = None
     try:
-        try:
+        with unwrap_lone_exception():
             async with trio.open_nursery() as nursery:
                 loop._nursery = nursery
                 driver = _Driver(loop, nursery)
@@ -76,14 +72,7 @@ async def open_loop(
                         for exc in unretrieved_failures(loop):
                             nursery.start_soon(fail, exc)
                     nursery.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            if len(group.exceptions) != 1:
-                raise
-            lone_error = group.exceptions[0]
-        if lone_error is not None:
-            raise lone_error
     finally:
-        lone_error = None
         loop._nursery = None
         loop._end_run()
         current_loop_var.reset(token)
@@ -99,10 +88,15 @@ class _Driver:
     (an exception, a cancelled scope around it, a failing child task in
     strict mode), the block's clean-up still runs asyncio code and Trio code
     in the block may still be waiting for asyncio futures, so the loop must
-    keep turning until ``stop()``.  If asyncio code kills the driver itself
-    (``KeyboardInterrupt``/``SystemExit`` out of a callback), a stand-in
-    takes over for the same reason, as ``asyncio.run`` runs its loop again
-    for clean-up after an interrupt.
+    keep turning until ``stop()``.
+
+    If asyncio code kills the driver with ``KeyboardInterrupt`` or
+    ``SystemExit``, a stand-in takes over for the same reason, as
+    ``asyncio.run`` runs its loop again for clean-up after an interrupt.
+    Any other failure means the loop machinery itself is broken (or its state
+    corrupted, say by a timer with a non-numeric deadline): the loop is
+    marked broken, every Trio task waiting on it is woken with an error, and
+    the clean-up skips what would need the loop to run.
     """
 
     def __init__(self, loop: TrioEventLoop, nursery: trio.Nursery) -> None:
@@ -110,20 +104,22 @@ class _Driver:
         self.nursery = nursery
         self.scope = trio.CancelScope(shield=True)
 
-    async def run(self) -> None:
-        with self.scope:
+    async def run(self, scope: trio.CancelScope | None = None) -> None:
+        with scope or self.scope:
             try:
                 await drive(self.loop, until_stopped=False)
             except trio.Cancelled:
                 raise
-            except BaseException:
-                self.scope = trio.CancelScope(shield=True)
-                self.nursery.start_soon(self.run_stand_in, self.scope)
+            except (KeyboardInterrupt, SystemExit):
+                if scope is None:  # the first driver: hand over to a stand-in
+                    self.scope = trio.CancelScope(shield=True)
+                    self.nursery.start_soon(self.run, self.scope)
+                else:
+                    self.loop._break(RuntimeError("interrupted during clean-up"))
                 raise
-
-    async def run_stand_in(self, scope: trio.CancelScope) -> None:
-        with scope:
-            await drive(self.loop, until_stopped=False)
+            except BaseException as exc:
+                self.loop._break(exc)
+                raise
 
     def stop(self) -> None:
         self.scope.cancel()
@@ -132,11 +128,12 @@ class _Driver:
 async def _shut_down(loop: TrioEventLoop, driver: _Driver, *, wait: bool) -> None:
     """What ``asyncio.run`` does after its main task: cancel (or, in strict
     mode after a normal exit, wait for) the tasks, then close."""
-    if wait:
-        # asyncio.wait, unlike gather, leaves their exceptions unretrieved
-        while tasks := [task for task in asyncio.all_tasks(loop) if not task.done()]:
-            await wait_future(spawn_aio(loop, asyncio.wait(tasks)))
-    await _cancel_tasks_and_close(loop)
+    if loop._broken is None:
+        if wait:
+            # asyncio.wait, unlike gather, leaves their exceptions unretrieved
+            while tasks := [task for task in asyncio.all_tasks(loop) if not task.done()]:
+                await wait_future(spawn_aio(loop, asyncio.wait(tasks)))
+        await _cancel_tasks_and_close(loop)
     driver.stop()
 
 

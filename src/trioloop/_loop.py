@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import inspect
 import signal
 import sys
 import threading
@@ -33,10 +34,14 @@ from collections.abc import Callable
 from contextvars import Context
 from typing import Any
 
+import outcome
+import sniffio
 import trio
 
 from . import _asyncgens
 from ._driver import ParkingSelector, drive
+from ._flavour import asyncio_flavour
+from ._groups import unwrap_lone_exception
 from ._subprocess import watch_child
 
 __all__ = ["TrioEventLoop", "new_event_loop"]
@@ -59,6 +64,10 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         self._child_pidfds: set[int] = set()
         #: Token of the current sync run (``run_forever``), else None.
         self._sync_run: object | None = None
+        #: Trio tasks waiting for futures of this loop (``wait_future``).
+        self._trio_waiters: set[trio.lowlevel.Task] = set()
+        #: Why the driver can no longer run this loop, once that happens.
+        self._broken: BaseException | None = None
         #: Failed tasks to re-check at block exit in strict mode (_strict).
         self._strict_failures: list[asyncio.Task[Any]] = []
 
@@ -98,6 +107,30 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             self._write_to_self()
         return timer
 
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        """As asyncio's; called from Trio code, a task that starts eagerly
+        (eager task factory, ``eager_start=True``) takes its first step as
+        asyncio code: running loop set, ``sniffio`` saying asyncio."""
+        if sniffio.thread_local.name == "asyncio":
+            task = super().create_task(coro, **kwargs)
+        else:
+            with asyncio_flavour(self):
+                task = super().create_task(coro, **kwargs)
+        if self._task_factory is None and task._source_traceback:  # type: ignore[attr-defined]
+            del task._source_traceback[-1]  # type: ignore[attr-defined]
+        return task
+
+    def _break(self, error: BaseException) -> None:
+        """The driver failed for good: nothing will complete this loop's
+        futures, so wake every Trio task waiting for one with an error
+        rather than leave it hanging."""
+        self._broken = error
+        waiters, self._trio_waiters = self._trio_waiters, set()
+        for task in waiters:
+            failure = RuntimeError(f"the asyncio event loop stopped running: {error!r}")
+            failure.__cause__ = error
+            trio.lowlevel.reschedule(task, outcome.Error(failure))
+
     # -- running --------------------------------------------------------------
 
     def _check_running(self) -> None:
@@ -130,10 +163,11 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         events._set_running_loop(self)
         run = self._sync_run = object()
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                await drive(self, until_stopped=True)
-                nursery.cancel_scope.cancel()
+            with unwrap_lone_exception():
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    await drive(self, until_stopped=True)
+                    nursery.cancel_scope.cancel()
         finally:
             if self._sync_run is run:  # else _abandon_run did this already
                 self._sync_run = None
@@ -195,7 +229,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
     def add_signal_handler(
         self, sig: int, callback: Callable[..., object], *args: Any
     ) -> None:
-        if asyncio.iscoroutine(callback) or asyncio.iscoroutinefunction(callback):
+        if asyncio.iscoroutine(callback) or inspect.iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         self._check_signal(sig)
         self._check_closed()
