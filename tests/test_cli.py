@@ -269,10 +269,6 @@ def test_exit_codes(tmp_path: Path, statement: str, code: int, stderr: str) -> N
     assert (result.returncode, result.stderr) == (code, stderr)
 
 
-@pytest.mark.xfail(
-    reason="TrioEventLoop in sync mode lets SystemExit out of run_until_complete "
-    "wrapped in a BaseExceptionGroup (Trio's nursery in _loop._run_sync)",
-)
 def test_exit_code_from_inside_a_coroutine(
     tmp_path: Path, app: Callable[[str], None]
 ) -> None:
