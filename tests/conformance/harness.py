@@ -43,7 +43,10 @@ import asyncio
 import fnmatch
 import json
 import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
 from asyncio import unix_events
 from typing import Any
@@ -106,8 +109,14 @@ def _make_asyncio_class() -> type:
     return ConformanceAsyncioEventLoop
 
 
+#: The loop class installed for this run (set by ``_install``).
+_loop_class: type | None = None
+
+
 def _install(loop_class: type) -> None:
     """Make every real loop ``test_asyncio`` creates a ``loop_class``."""
+    global _loop_class
+    _loop_class = loop_class
     for module in (asyncio, unix_events):
         module.SelectorEventLoop = loop_class  # type: ignore[attr-defined]
         if hasattr(module, "EventLoop"):  # 3.13+
@@ -145,7 +154,7 @@ def pytest_configure(config: pytest.Config) -> None:
 _PREFIX = "test.test_asyncio."
 
 
-def test_id(item: pytest.Item) -> str:
+def conformance_id(item: pytest.Item) -> str:
     """``test_events.EPollEventLoopTests.test_foo``: unittest's id without
     the package; the key of ``expected_failures.py`` and of the JSON."""
     module = getattr(item, "module", None)
@@ -167,6 +176,9 @@ class _State:
         self.results: dict[str, dict[str, Any]] = {}
         # per-test scratch, reset in pytest_runtest_protocol
         self.reports: list[pytest.TestReport] = []
+        self.reports_done: list[pytest.TestReport] = []
+        #: scratch directory the tests run in
+        self.cwd: str | None = None
 
 
 _STATE = pytest.StashKey[_State]()
@@ -180,7 +192,7 @@ def pytest_collection_modifyitems(
     exact = {k: v for k, v in table.items() if not _is_pattern(k)}
     patterns = [(k, v) for k, v in table.items() if _is_pattern(k)]
     for item in items:
-        tid = test_id(item)
+        tid = conformance_id(item)
         entry = exact.get(tid)
         if entry is None:
             for pattern, candidate in patterns:
@@ -213,6 +225,23 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         _finish(state, item, _iterations - before, _loops_created - created)
+        if _TIMED_OUT in item.stash:
+            _forget_abandoned_run()
+
+
+def _forget_abandoned_run() -> None:
+    """After a timeout raised inside ``trio.run``: let the dead run go.
+
+    Trio's abandoned run stays "current" in this thread (every later loop
+    would refuse to start) until its frames are garbage; pytest keeps the
+    last failure's traceback in ``sys.last_*``, which holds them.
+    """
+    import gc
+
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            delattr(sys, name)
+    gc.collect()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -228,7 +257,77 @@ _current_state: _State | None = None
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _current_state
-    _current_state = session.config.stash[_STATE]
+    state = _current_state = session.config.stash[_STATE]
+    # Like regrtest, run in a scratch directory: tests create files named
+    # after os_helper.TESTFN in the current directory.
+    state.cwd = tempfile.mkdtemp(prefix="trioloop-conformance-")
+    os.chdir(state.cwd)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash[_STATE]
+    if state.cwd is not None:
+        os.chdir(session.config.invocation_params.dir)
+        shutil.rmtree(state.cwd, ignore_errors=True)
+        state.cwd = None
+
+
+# -- per-test timeout ----------------------------------------------------------
+#
+# pytest-timeout's signal method raises from its SIGALRM handler.  When the
+# test is parked in our loop, the exception surfaces in Trio's I/O wait,
+# outside any task, and tears down ``trio.run`` abruptly; Trio's abandoned
+# run then stays current until the garbage collector finds it, which can
+# spill into the next tests.  So a timeout first asks the running harness loop
+# to stop (public API, thread- and signal-safe): the test's
+# ``run_until_complete`` then fails with "Event loop stopped before Future
+# completed" and the loop unwinds normally.  If the test is still running
+# ``_GRACE`` seconds later (or no loop of ours was running), pytest-timeout's
+# own handler fails it.  Either way the test is reported as timed out.
+
+_GRACE = 5.0
+#: Set on an item (to its timeout in seconds) once its timer went off.
+_TIMED_OUT = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    if settings.method != "signal" or settings.timeout <= 0:
+        return None  # pytest-timeout's own implementation
+    import pytest_timeout
+
+    def handler(signum: int, frame: Any) -> None:
+        __tracebackhide__ = True
+        loop = asyncio.events._get_running_loop()
+        if _TIMED_OUT not in item.stash:
+            item.stash[_TIMED_OUT] = settings.timeout
+            if _loop_class is not None and isinstance(loop, _loop_class):
+                loop.call_soon_threadsafe(loop.stop)
+                signal.setitimer(signal.ITIMER_REAL, _GRACE)
+                return
+        pytest_timeout.timeout_sigalrm(item, settings)
+
+    def cancel() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+    return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    report = yield
+    if _TIMED_OUT in item.stash and report.when == "call":
+        message = f"Timeout (>{item.stash[_TIMED_OUT]}s)"
+        if report.passed:
+            report.outcome = "failed"
+            report.longrepr = message
+        report.sections.append(("conformance", message))
+        report.user_properties.append(("timed_out", True))
+    return report
 
 
 def _outcome(reports: list[pytest.TestReport]) -> tuple[str, str]:
@@ -259,9 +358,9 @@ def _first_line(report: pytest.TestReport) -> str:
 
 
 def _finish(state: _State, item: pytest.Item, iterations: int, created: int) -> None:
-    tid = test_id(item)
+    tid = conformance_id(item)
     outcome, detail = _outcome(state.reports)
-    state.reports = []
+    state.reports_done, state.reports = state.reports, []
     entry = state.listed.get(tid)
     # Listed hangs are skipped before they start: on-target by listing.
     on_target = iterations > 0 or (entry is not None and not entry.run)
@@ -273,6 +372,9 @@ def _finish(state: _State, item: pytest.Item, iterations: int, created: int) -> 
     }
     if entry is not None:
         record["listed"] = entry.label()
+    if any(("timed_out", True) in r.user_properties for r in state.reports_done):
+        record["timed_out"] = True
+        detail = f"timed out; {detail}"
     if detail and outcome != "passed":
         record["detail"] = detail[:300]
     state.results[tid] = record
@@ -319,9 +421,12 @@ def _python() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    state = config.stash[_STATE]
-    if not state.results:
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Printed here, after pytest's own summary, so that the conformance line
+    # is the last one of the run.
+    state = config.stash.get(_STATE, None)
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if state is None or not state.results or terminalreporter is None:
         return
     counts = _counts(state)
     on, off = counts["on_target"], counts["off_target"]
@@ -346,15 +451,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"off-target: {off['passed']} passed / {off['failed']} failed "
         f"({off['failed_listed']} listed) / {off['skipped']} skipped"
     )
+    path = config.getoption("conformance_json")
+    if path:
+        path = os.path.join(config.invocation_params.dir, path)
+        _write_json(state, counts, path)
+        write(f"  results written to {os.path.relpath(path)}")
     write(
         f"conformance (Python {_python()}{loop}): on-target {on['passed']} passed / "
         f"{on['failed']} failed / {on['skipped']} skipped; off-target {off['total']}",
         bold=True,
     )
-    path = config.getoption("conformance_json")
-    if path:
-        _write_json(state, counts, path)
-        write(f"conformance results written to {path}")
 
 
 def _write_json(state: _State, counts: dict[str, Any], path: str) -> None:
