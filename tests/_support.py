@@ -39,7 +39,9 @@ async def within(awaitable: Awaitable[T], seconds: float = TIMEOUT) -> T:
     return await asyncio.wait_for(awaitable, seconds)
 
 
-def tcp_pair(family: socket.AddressFamily = socket.AF_INET) -> tuple[socket.socket, socket.socket]:
+def tcp_pair(
+    family: socket.AddressFamily = socket.AF_INET,
+) -> tuple[socket.socket, socket.socket]:
     """Two connected non-blocking TCP sockets on the loopback interface."""
     host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
     with socket.socket(family, socket.SOCK_STREAM) as listener:
@@ -80,7 +82,9 @@ class Recorder(asyncio.BaseProtocol):
         if self._changed is not None and not self._changed.done():
             self._changed.set_result(None)
 
-    async def until(self, predicate: Callable[[Recorder], bool], seconds: float = TIMEOUT) -> None:
+    async def until(
+        self, predicate: Callable[[Recorder], bool], seconds: float = TIMEOUT
+    ) -> None:
         async def wait() -> None:
             while not predicate(self):
                 self._changed = asyncio.get_running_loop().create_future()

@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 import pytest
-from _support import Recorder, requires_ipv6, within
+from _support import Recorder, requires_ipv6
 
 LOCAL = "127.0.0.1"
 
@@ -84,7 +84,9 @@ def test_udp_refused_port_reports_error_received(run):
             if protocol.errors:
                 break
             await asyncio.sleep(0.02)
-        assert protocol.errors and isinstance(protocol.errors[0], ConnectionRefusedError)
+        assert protocol.errors and isinstance(
+            protocol.errors[0], ConnectionRefusedError
+        )
         assert not transport.is_closing()  # errors don't close a datagram transport
         transport.close()
         await protocol.until_event("lost")
@@ -102,7 +104,9 @@ def test_udp_endpoint_from_sock(run):
             sender.bind((LOCAL, 0))
             sender.sendto(b"to the given socket", sock.getsockname())
             await protocol.until(lambda p: p.datagrams)
-            assert protocol.datagrams == [(b"to the given socket", sender.getsockname())]
+            assert protocol.datagrams == [
+                (b"to the given socket", sender.getsockname())
+            ]
         transport.close()
         await protocol.until_event("lost")
         assert sock.fileno() == -1
@@ -156,7 +160,9 @@ def test_unix_datagram_endpoints(run):
         with tempfile.TemporaryDirectory() as tmp:
             server_path = os.path.join(tmp, "server.sock")
             client_path = os.path.join(tmp, "client.sock")
-            server_t, server = await _endpoint(family=socket.AF_UNIX, local_addr=server_path)
+            server_t, server = await _endpoint(
+                family=socket.AF_UNIX, local_addr=server_path
+            )
             client_t, client = await _endpoint(
                 family=socket.AF_UNIX, local_addr=client_path, remote_addr=server_path
             )

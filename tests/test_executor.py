@@ -102,7 +102,7 @@ class InlineExecutor(concurrent.futures.Executor):
         future = concurrent.futures.Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 (an executor reports every error)
             future.set_exception(exc)
         return future
 
@@ -134,7 +134,9 @@ def test_set_default_executor(run):
         loop = asyncio.get_running_loop()
         executor = NamedThreadPool()
         loop.set_default_executor(executor)
-        name = await within(loop.run_in_executor(None, lambda: threading.current_thread().name))
+        name = await within(
+            loop.run_in_executor(None, lambda: threading.current_thread().name)
+        )
         assert name.startswith("trioloop-custom")
         assert await within(asyncio.to_thread(lambda: 7)) == 7
         assert executor.submitted == 2
@@ -205,7 +207,9 @@ def test_getnameinfo_localhost(run):
         name = await within(loop.getnameinfo(("127.0.0.1", 80)))
         assert name == socket.getnameinfo(("127.0.0.1", 80), 0)
         numeric = await within(
-            loop.getnameinfo(("127.0.0.1", 80), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)
+            loop.getnameinfo(
+                ("127.0.0.1", 80), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV
+            )
         )
         assert numeric == ("127.0.0.1", "80")
 

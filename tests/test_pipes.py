@@ -39,7 +39,7 @@ def test_write_pipe_to_read_pipe_megabytes(run):
     async def main():
         loop = asyncio.get_running_loop()
         reader, writer = _pipe_files()
-        read_t, read_p = await loop.connect_read_pipe(Recorder, reader)
+        _, read_p = await loop.connect_read_pipe(Recorder, reader)
         write_t, write_p = await loop.connect_write_pipe(Recorder, writer)
         payload = os.urandom(4 * 1024 * 1024)
         write_t.write(payload)
@@ -58,7 +58,7 @@ def test_write_pipe_notices_reader_closing(run):
     async def main():
         loop = asyncio.get_running_loop()
         reader, writer = _pipe_files()
-        transport, protocol = await loop.connect_write_pipe(Recorder, writer)
+        _, protocol = await loop.connect_write_pipe(Recorder, writer)
         reader.close()  # no buffered data: the transport just closes
         await protocol.until_event("lost")
         assert protocol.lost_exc is None
@@ -139,9 +139,10 @@ def test_fifo_both_ends(run):
             path = os.path.join(tmp, "fifo")
             os.mkfifo(path)
             # Non-blocking opens: the read end first, or the write end fails.
-            reader = open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb", buffering=0)
-            writer = open(os.open(path, os.O_WRONLY | os.O_NONBLOCK), "wb", buffering=0)
-            read_t, read_p = await loop.connect_read_pipe(Recorder, reader)
+            # (the transports own and close these files)
+            reader = open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb", buffering=0)  # noqa: ASYNC230, SIM115
+            writer = open(os.open(path, os.O_WRONLY | os.O_NONBLOCK), "wb", buffering=0)  # noqa: ASYNC230, SIM115
+            _, read_p = await loop.connect_read_pipe(Recorder, reader)
             write_t, write_p = await loop.connect_write_pipe(Recorder, writer)
             write_t.write(b"first in, first out")
             await read_p.until_received(19)
@@ -171,7 +172,9 @@ def test_stream_reader_on_a_pipe(run):
         loop = asyncio.get_running_loop()
         reader_file, writer_file = _pipe_files()
         reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), reader_file)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), reader_file
+        )
         writer_file.write(b"one\ntwo\n")
         writer_file.close()
         assert await within(reader.readline()) == b"one\n"

@@ -17,14 +17,19 @@ from _support import within
 
 aiohttp = pytest.importorskip("aiohttp", reason="aiohttp is in the 'test' extra")
 httpx = pytest.importorskip("httpx", reason="httpx is in the 'test' extra")
-websockets = pytest.importorskip("websockets", reason="websockets is in the 'test' extra")
-from aiohttp import web  # noqa: E402
+websockets = pytest.importorskip(
+    "websockets", reason="websockets is in the 'test' extra"
+)
+from aiohttp import web
 
 
 def _app():
     async def hello(request):
         return web.json_response(
-            {"hello": request.query.get("name"), "library": sniffio.current_async_library()}
+            {
+                "hello": request.query.get("name"),
+                "library": sniffio.current_async_library(),
+            }
         )
 
     async def echo(request):
@@ -64,7 +69,7 @@ class aiohttp_server:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
-        host, port = self.runner.addresses[0][:2]
+        port = self.runner.addresses[0][1]
         scheme = "https" if self.ssl_context else "http"
         return f"{scheme}://localhost:{port}"
 
@@ -78,12 +83,16 @@ STREAMED = b"".join(bytes([i]) * 16384 for i in range(64))
 def test_aiohttp_client_and_server(run):
     async def main():
         async with aiohttp_server() as base, aiohttp.ClientSession() as session:
-            async with session.get(f"{base}/hello", params={"name": "trio"}) as response:
+            async with session.get(
+                f"{base}/hello", params={"name": "trio"}
+            ) as response:
                 assert response.status == 200
                 assert await response.json() == {"hello": "trio", "library": "asyncio"}
             payload = os.urandom(2 * 1024 * 1024)
             # (aiohttp wants large bodies as file-like objects, not bytes)
-            async with session.post(f"{base}/echo", data=io.BytesIO(payload)) as response:
+            async with session.post(
+                f"{base}/echo", data=io.BytesIO(payload)
+            ) as response:
                 assert await response.read() == payload
             async with session.get(f"{base}/stream") as response:
                 chunks = [chunk async for chunk in response.content.iter_chunked(10000)]
@@ -100,7 +109,9 @@ def test_aiohttp_concurrent_requests(run):
         async with aiohttp_server() as base, aiohttp.ClientSession() as session:
 
             async def one(i):
-                async with session.get(f"{base}/hello", params={"name": str(i)}) as response:
+                async with session.get(
+                    f"{base}/hello", params={"name": str(i)}
+                ) as response:
                     return (await response.json())["hello"]
 
             results = await within(asyncio.gather(*(one(i) for i in range(50))))
@@ -113,7 +124,9 @@ def test_httpx_against_aiohttp_server(run):
     async def main():
         async with aiohttp_server() as base, httpx.AsyncClient() as client:
             assert sniffio.current_async_library() == "asyncio"
-            response = await within(client.get(f"{base}/hello", params={"name": "httpx"}))
+            response = await within(
+                client.get(f"{base}/hello", params={"name": "httpx"})
+            )
             assert response.json() == {"hello": "httpx", "library": "asyncio"}
             payload = os.urandom(1024 * 1024)
             response = await within(client.post(f"{base}/echo", content=payload))
@@ -126,9 +139,10 @@ def test_httpx_against_aiohttp_server(run):
 
 def test_httpx_over_tls(run, tls):
     async def main():
-        async with aiohttp_server(tls.server) as base, httpx.AsyncClient(
-            verify=tls.client
-        ) as client:
+        async with (
+            aiohttp_server(tls.server) as base,
+            httpx.AsyncClient(verify=tls.client) as client,
+        ):
             response = await within(client.get(f"{base}/hello", params={"name": "tls"}))
             assert response.json()["hello"] == "tls"
             assert response.http_version == "HTTP/1.1"

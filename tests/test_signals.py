@@ -87,7 +87,9 @@ def test_several_signals_and_repeats(run):
             await asyncio.sleep(0.01)  # signals of one kind may coalesce
         await within(enough)
         assert seen == ["usr1", "usr2", "usr1", "usr2"]
-        assert loop.remove_signal_handler(SIGUSR1) and loop.remove_signal_handler(SIGUSR2)
+        assert loop.remove_signal_handler(SIGUSR1) and loop.remove_signal_handler(
+            SIGUSR2
+        )
 
     run(main())
 

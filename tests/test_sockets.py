@@ -215,7 +215,9 @@ def test_sock_recv_into(run):
         a, b = tcp_pair()
         with a, b:
             buf = bytearray(10)
-            receiving = asyncio.ensure_future(loop.sock_recv_into(b, memoryview(buf)[2:]))
+            receiving = asyncio.ensure_future(
+                loop.sock_recv_into(b, memoryview(buf)[2:])
+            )
             await asyncio.sleep(0.01)
             assert not receiving.done()
             await loop.sock_sendall(a, b"hello")
@@ -257,7 +259,8 @@ def test_sock_methods_refuse_blocking_sockets_in_debug_mode(run):
 
 
 needs_311 = pytest.mark.skipif(
-    sys.version_info < (3, 11), reason="sock_recvfrom/sock_sendto are new in Python 3.11"
+    sys.version_info < (3, 11),
+    reason="sock_recvfrom/sock_sendto are new in Python 3.11",
 )
 
 
@@ -265,9 +268,10 @@ needs_311 = pytest.mark.skipif(
 def test_sock_sendto_and_sock_recvfrom(run):
     async def main():
         loop = asyncio.get_running_loop()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, socket.socket(
-            socket.AF_INET, socket.SOCK_DGRAM
-        ) as b:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
+        ):
             for s in (a, b):
                 s.bind((LOCAL, 0))
                 s.setblocking(False)
@@ -297,7 +301,9 @@ def test_sock_connect_and_sock_accept(run):
             await asyncio.sleep(0.01)
             assert not accepting.done()
             # A host name is resolved by sock_connect itself.
-            await within(loop.sock_connect(client, ("localhost", listener.getsockname()[1])))
+            await within(
+                loop.sock_connect(client, ("localhost", listener.getsockname()[1]))
+            )
             conn, addr = await within(accepting)
             with conn:
                 assert addr == client.getsockname()
@@ -338,7 +344,9 @@ def test_sock_sendfile(run):
                 return bytes(buf)
 
             receiver = asyncio.ensure_future(receive(1000))
-            assert await within(loop.sock_sendfile(a, file, offset=10, count=1000)) == 1000
+            assert (
+                await within(loop.sock_sendfile(a, file, offset=10, count=1000)) == 1000
+            )
             assert await within(receiver) == data[10:1010]
             assert file.tell() == 1010
 
@@ -542,7 +550,7 @@ def test_server_close_and_wait_closed(run):
 def test_server_reuse_port(run):
     async def main():
         loop = asyncio.get_running_loop()
-        first, accepted = await tcp_server(reuse_port=True)
+        first, _ = await tcp_server(reuse_port=True)
         port = address(first)[1]
         second = await loop.create_server(Recorder, LOCAL, port, reuse_port=True)
         assert address(second) == (LOCAL, port)
@@ -583,7 +591,9 @@ def test_server_from_listening_sock(run):
         accepted: asyncio.Queue[Recorder] = asyncio.Queue()
         server = await loop.create_server(lambda: Recorder(queue=accepted), sock=sock)
         assert server.sockets[0].fileno() == sock.fileno()
-        transport, _ = await within(loop.create_connection(Recorder, *sock.getsockname()))
+        transport, _ = await within(
+            loop.create_connection(Recorder, *sock.getsockname())
+        )
         peer = await within(accepted.get())
         transport.close()
         await peer.until_event("lost")
@@ -621,7 +631,9 @@ def test_loop_sendfile(run):
         with tempfile.TemporaryFile() as file:
             file.write(data)
             file.seek(0)
-            assert await within(loop.sendfile(transport, file, offset=5, count=100)) == 100
+            assert (
+                await within(loop.sendfile(transport, file, offset=5, count=100)) == 100
+            )
             await peer.until_received(100)
             assert peer.data == data[5:105]
             peer.data.clear()
@@ -695,7 +707,9 @@ def test_pause_reading_and_resume_reading(run):
     async def main():
         loop = asyncio.get_running_loop()
         server, accepted = await tcp_server()
-        transport, protocol = await within(loop.create_connection(Recorder, *address(server)))
+        transport, protocol = await within(
+            loop.create_connection(Recorder, *address(server))
+        )
         peer = await within(accepted.get())
         transport.pause_reading()
         transport.pause_reading()  # idempotent
@@ -718,7 +732,9 @@ def test_write_buffer_limits_pause_and_resume_writing(run):
     async def main():
         loop = asyncio.get_running_loop()
         server, accepted = await tcp_server()
-        transport, protocol = await within(loop.create_connection(Recorder, *address(server)))
+        transport, protocol = await within(
+            loop.create_connection(Recorder, *address(server))
+        )
         peer = await within(accepted.get())
         peer.transport.pause_reading()  # the peer doesn't read: buffers fill up
         transport.set_write_buffer_limits(high=64 * 1024, low=16 * 1024)
@@ -749,7 +765,9 @@ def test_write_eof_half_close(run):
     async def main():
         loop = asyncio.get_running_loop()
         server, accepted = await tcp_server(keep_open_on_eof=True)
-        transport, protocol = await within(loop.create_connection(Recorder, *address(server)))
+        transport, protocol = await within(
+            loop.create_connection(Recorder, *address(server))
+        )
         peer = await within(accepted.get())
         assert transport.can_write_eof()
         transport.write(b"request")
@@ -776,7 +794,9 @@ def test_abort_drops_buffered_data(run):
     async def main():
         loop = asyncio.get_running_loop()
         server, accepted = await tcp_server()
-        transport, protocol = await within(loop.create_connection(Recorder, *address(server)))
+        transport, protocol = await within(
+            loop.create_connection(Recorder, *address(server))
+        )
         peer = await within(accepted.get())
         peer.transport.pause_reading()
         while transport.get_write_buffer_size() == 0:
@@ -805,7 +825,7 @@ def test_protocol_error_is_fatal_to_connection(run):
                 raise ZeroDivisionError
 
         server, accepted = await tcp_server()
-        transport, protocol = await within(loop.create_connection(Broken, *address(server)))
+        _, protocol = await within(loop.create_connection(Broken, *address(server)))
         peer = await within(accepted.get())
         peer.transport.write(b"boom")
         await protocol.until_event("lost")
@@ -822,7 +842,9 @@ def test_get_extra_info(run):
     async def main():
         loop = asyncio.get_running_loop()
         server, accepted = await tcp_server()
-        transport, protocol = await within(loop.create_connection(Recorder, *address(server)))
+        transport, protocol = await within(
+            loop.create_connection(Recorder, *address(server))
+        )
         peer = await within(accepted.get())
         sock = transport.get_extra_info("socket")
         assert sock.family == socket.AF_INET and sock.type == socket.SOCK_STREAM

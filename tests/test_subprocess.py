@@ -33,7 +33,9 @@ def no_zombies():
 
 
 def sh(script, *args, **kwargs):
-    return asyncio.create_subprocess_exec("/bin/sh", "-c", script, "sh", *args, **kwargs)
+    return asyncio.create_subprocess_exec(
+        "/bin/sh", "-c", script, "sh", *args, **kwargs
+    )
 
 
 def test_exec_with_pipes_and_returncode(run):
@@ -76,7 +78,9 @@ def test_devnull(run):
 
 def test_stderr_to_stdout(run):
     async def main():
-        proc = await sh("echo one; echo two >&2; echo three", stdout=PIPE, stderr=STDOUT)
+        proc = await sh(
+            "echo one; echo two >&2; echo three", stdout=PIPE, stderr=STDOUT
+        )
         assert proc.stderr is None
         out, _ = await within(proc.communicate())
         assert out == b"one\ntwo\nthree\n"
@@ -199,7 +203,9 @@ def test_send_signal_to_a_child_that_handles_it(run):
             "print('ready', flush=True)\n"
             "time.sleep(30)\n"
         )
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, stdout=PIPE
+        )
         assert await within(proc.stdout.readline()) == b"ready\n"
         proc.send_signal(signal.SIGUSR1)
         assert await within(proc.wait()) == 7
@@ -260,7 +266,9 @@ def test_fifty_concurrent_children(run):
 def test_missing_program(run):
     async def main():
         with pytest.raises(FileNotFoundError):
-            await asyncio.create_subprocess_exec("/nonexistent/trioloop-test", stdout=PIPE)
+            await asyncio.create_subprocess_exec(
+                "/nonexistent/trioloop-test", stdout=PIPE
+            )
 
     run(main())
 

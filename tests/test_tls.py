@@ -66,12 +66,17 @@ def test_tls_streams_echo(run, tls):
         server = await asyncio.start_server(_echo, LOCAL, 0, ssl=tls.server)
         port = server.sockets[0].getsockname()[1]
         reader, writer = await within(
-            asyncio.open_connection(LOCAL, port, ssl=tls.client, server_hostname="localhost")
+            asyncio.open_connection(
+                LOCAL, port, ssl=tls.client, server_hostname="localhost"
+            )
         )
         ssl_object = writer.get_extra_info("ssl_object")
         assert isinstance(ssl_object, ssl.SSLObject)
         assert ssl_object.version() in ("TLSv1.2", "TLSv1.3")
-        assert writer.get_extra_info("peercert")["subjectAltName"][0] == ("DNS", "localhost")
+        assert writer.get_extra_info("peercert")["subjectAltName"][0] == (
+            "DNS",
+            "localhost",
+        )
         assert writer.get_extra_info("cipher") is not None
         assert writer.get_extra_info("peername") == (LOCAL, port)
         payload = os.urandom(2 * 1024 * 1024)
@@ -118,7 +123,9 @@ def test_tls_untrusted_certificate_is_refused(run, tls):
         untrusting = ssl.create_default_context()  # system CAs only
         untrusting.load_verify_locations(cadata=_unrelated_ca_pem())
         with pytest.raises(ssl.SSLCertVerificationError):
-            await within(loop.create_connection(TLSRecorder, "localhost", port, ssl=untrusting))
+            await within(
+                loop.create_connection(TLSRecorder, "localhost", port, ssl=untrusting)
+            )
         await _close(server)
 
     run(main())
@@ -138,7 +145,11 @@ def test_tls_wrong_server_hostname_is_refused(run, tls):
         with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
             await within(
                 loop.create_connection(
-                    TLSRecorder, LOCAL, port, ssl=tls.client, server_hostname="elsewhere.example"
+                    TLSRecorder,
+                    LOCAL,
+                    port,
+                    ssl=tls.client,
+                    server_hostname="elsewhere.example",
                 )
             )
         await _close(server)
@@ -150,7 +161,9 @@ def test_start_tls_upgrades_a_plain_connection(run, tls):
     async def main():
         loop = asyncio.get_running_loop()
         server, accepted, port = await _server(None)
-        transport, protocol = await within(loop.create_connection(TLSRecorder, LOCAL, port))
+        transport, protocol = await within(
+            loop.create_connection(TLSRecorder, LOCAL, port)
+        )
         peer = await within(accepted.get())
         transport.write(b"STARTTLS")
         await peer.until_received(8)
@@ -158,7 +171,9 @@ def test_start_tls_upgrades_a_plain_connection(run, tls):
         server_tls, client_tls = await within(
             asyncio.gather(
                 loop.start_tls(peer.transport, peer, tls.server, server_side=True),
-                loop.start_tls(transport, protocol, tls.client, server_hostname="localhost"),
+                loop.start_tls(
+                    transport, protocol, tls.client, server_hostname="localhost"
+                ),
             )
         )
         # start_tls calls no connection_made: the protocols keep the new
@@ -220,7 +235,11 @@ def test_client_handshake_timeout_when_peer_never_speaks_tls(run, tls):
         with pytest.raises(ConnectionAbortedError, match="handshake is taking longer"):
             await within(
                 loop.create_connection(
-                    TLSRecorder, "localhost", port, ssl=tls.client, ssl_handshake_timeout=0.3
+                    TLSRecorder,
+                    "localhost",
+                    port,
+                    ssl=tls.client,
+                    ssl_handshake_timeout=0.3,
                 )
             )
         assert 0.25 <= loop.time() - started < 5

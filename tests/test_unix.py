@@ -24,7 +24,9 @@ def sock_path():
 async def _unix_server(path, **kwargs):
     loop = asyncio.get_running_loop()
     accepted: asyncio.Queue[Recorder] = asyncio.Queue()
-    server = await loop.create_unix_server(lambda: Recorder(queue=accepted), path, **kwargs)
+    server = await loop.create_unix_server(
+        lambda: Recorder(queue=accepted), path, **kwargs
+    )
     return server, accepted
 
 
@@ -33,7 +35,9 @@ def test_unix_connection_on_a_path(run, sock_path):
         loop = asyncio.get_running_loop()
         server, accepted = await _unix_server(sock_path)
         assert server.sockets[0].getsockname() == sock_path
-        transport, protocol = await within(loop.create_unix_connection(Recorder, sock_path))
+        transport, protocol = await within(
+            loop.create_unix_connection(Recorder, sock_path)
+        )
         peer = await within(accepted.get())
         assert transport.get_extra_info("peername") == sock_path
         assert peer.transport.get_extra_info("sockname") == sock_path
