@@ -396,8 +396,7 @@ ISOLATED = {
 #: Known trioloop bugs (docs/reliability.md): (case, flavour) -> (reason,
 #: strict).  Remove an entry when fixed; a non-strict one has a fix under way.
 KNOWN_BUGS = {
-    ("call_at(str)", "trioloop"): ("bug 3: a loop failure leaves a sync run as an ExceptionGroup", False),
-    ("call_at(str)", "trioloop-hosted"): ("bug 4: a loop failure hangs trioloop.run() or leaves an ExceptionGroup", True),
+    ("call_at(str)", "trioloop-hosted"): ("bug 4: a loop failure ends trioloop.run() in an ExceptionGroup", True),
     # stock 3.13 fails in epoll.poll(nan); older versions run the timer at once
     ("call_later(nan)", "trioloop-hosted"): ("bug 4 (3.13+)", False),
     ("set_default_executor(failing shutdown)", "trioloop-hosted"): ("bug 5: a failing clean-up hangs trioloop.run()", True),

@@ -12,10 +12,10 @@ guarded by a canceller of the caller's flavour:
   timer, caught by the caller.
 
 A node returns a value built from its children's results, or raises
-``NodeError``; it may sleep for ever (only a canceller ends that), and its
+``NodeError``; it may sleep for ever (only a canceller ends that), its
 ``finally`` may take time (shielded in Trio; in asyncio an ordinary await,
-which a later cancellation interrupts).  With ``errors_in_cleanup`` a node
-may also raise ``NodeError`` when cancelled.
+which a later cancellation interrupts), and it may raise ``NodeError`` when
+cancelled instead of letting the cancellation through.
 
 Time is virtual (``MockClock`` with autojump), so the run is deterministic
 and the model below can predict it exactly: the root's outcome, every
@@ -25,8 +25,8 @@ nursery, nothing sent to the loop's exception handler).  Durations are
 integers plus a distinct power of two below one per timed element, so no two
 events that race can ever coincide: every race has a winner.
 
-The model's rules (what trioloop documents, plus what both Trio and asyncio
-do natively):
+The model's rules (what trioloop documents, and what Trio and asyncio each
+do on their own):
 
 * a canceller that fires cancels the call it guards; the cancellation goes
   down the tree through the bridges (a Trio cancel scope cancels the asyncio
@@ -35,14 +35,10 @@ do natively):
 * the outermost canceller that has fired when the cancellation comes back up
   catches it: an inner ``move_on_after`` or ``asyncio.timeout`` does not
   swallow a cancellation that an outer one also asked for;
-* a call whose callee saw the cancellation reports ``Cancelled`` to the
-  caller even if the callee then returned a value (documented for
-  ``trio_as_aio``);
-* errors: in the contract model an error that a callee raised after the
-  cancellation reached it is reported as a cancellation too (trioloop's
-  current ``trio_as_aio`` contract); in the ``errors_in_cleanup`` model it
-  propagates instead, as it would in Trio or in asyncio alone - no exception
-  is silently lost.
+* a callee that saw the cancellation and still returned a value is reported
+  as cancelled (documented for ``trio_as_aio``);
+* an exception is never lost: one that a callee raised after the
+  cancellation reached it propagates instead of the cancellation.
 """
 
 from __future__ import annotations
@@ -145,7 +141,7 @@ def describe(node: Node, indent: str = "") -> str:
 
 
 @st.composite
-def trees(draw: Any, errors_in_cleanup: bool = False) -> Node:
+def trees(draw: Any) -> Node:
     """Random call trees rooted in Trio, alternating flavours per level."""
     timed_left = [MAX_TIMED]
     ids = [0, 0]  # next node id, next guard id
@@ -179,7 +175,7 @@ def trees(draw: Any, errors_in_cleanup: bool = False) -> Node:
                 steps.append(Sleep(delay if delay is not None else 0.0))
         raises = draw(st.integers(0, 3)) == 0
         cleanup = timed(draw(st.integers(0, 10))) if draw(st.integers(0, 2)) == 0 else None
-        raise_on_cancel = errors_in_cleanup and draw(st.booleans())
+        raise_on_cancel = draw(st.integers(0, 3)) == 0
         return Node(nid, side, tuple(steps), raises, cleanup or 0.0, raise_on_cancel)
 
     return node(1, "trio")
@@ -204,8 +200,7 @@ CANCELLED = ("cancelled", None)
 
 
 class Model:
-    def __init__(self, errors_win: bool) -> None:
-        self.errors_win = errors_win
+    def __init__(self) -> None:
         #: node id -> (start, end, kind, payload) for every node that runs
         self.trace: dict[int, tuple[float, float, str, Any]] = {}
         self.cancelled_calls = 0
@@ -285,7 +280,7 @@ class Model:
 
     def across_bridge(self, child: Result) -> tuple[str, Any]:
         """What the caller gets from a call whose callee ended as ``child``."""
-        if child.kind == "error" and (self.errors_win or not child.cancel_seen):
+        if child.kind == "error":
             return ("error", child.payload)
         if child.cancel_seen:
             return CANCELLED
@@ -509,11 +504,11 @@ class Stats:
 STATS = Stats()
 
 
-def check_tree(root: Node, *, errors_win: bool) -> None:
+def check_tree(root: Node) -> None:
     """Run ``root`` for real and compare with the model; AssertionError on
     any difference (with the tree and both accounts in the message), and
     ``Unpredictable`` for a tree the model leaves out."""
-    model = Model(errors_win)
+    model = Model()
     expected = model.run(root)  # may raise Unpredictable
     seen = run_tree(root)
     problems = []
@@ -555,11 +550,11 @@ def check_tree(root: Node, *, errors_win: bool) -> None:
         raise AssertionError("\n".join(["bridge fuzz: run differs from the model:", *problems, describe(root)]))
 
 
-def check_drawn_tree(root: Node, *, errors_win: bool) -> None:
+def check_drawn_tree(root: Node) -> None:
     """``check_tree`` inside a hypothesis test: trees the model leaves out
     are rejected, not failed."""
     try:
-        check_tree(root, errors_win=errors_win)
+        check_tree(root)
     except Unpredictable:
         assume(False)
 

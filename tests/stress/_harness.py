@@ -229,20 +229,16 @@ class LogCapture(logging.Handler):
 # -- the process entry point -------------------------------------------------------
 
 
-def main(scenario: Callable[..., Outcome], switches: dict[str, str] | None = None) -> None:
-    """Parse the common arguments (and ``switches``: flag -> help, passed to
-    ``scenario`` as booleans), run it, hand the figures over, exit."""
+def main(scenario: Callable[[str, str], Outcome]) -> None:
+    """Parse the arguments, run ``scenario``, hand the figures over, exit."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--impl", choices=IMPLS, required=True)
     parser.add_argument("--mode", choices=("quick", "full"), default="quick")
     parser.add_argument("--result", help="write figures here as JSON (default: stdout)")
-    for flag, help in (switches or {}).items():
-        parser.add_argument(flag, action="store_true", help=help)
     args = parser.parse_args()
-    flags = {flag.lstrip("-").replace("-", "_"): getattr(args, flag.lstrip("-").replace("-", "_")) for flag in switches or {}}
     started = time.monotonic()
     try:
-        outcome = scenario(args.impl, args.mode, **flags)
+        outcome = scenario(args.impl, args.mode)
     except BaseException:
         outcome = Outcome(problems=["crashed: " + traceback.format_exc(limit=8)])
     outcome.figures.setdefault("seconds", round(time.monotonic() - started, 2))

@@ -12,11 +12,10 @@ counted as a hang.  One line per scenario gives each figure as
 ``trioloop/asyncio``; a summary follows.  All figures, the machine and the
 Python version go to a JSON file (default ``.cache/stress/MODE-pyX.Y.json``).
 
-A scenario marked as a known bug (with the reproducer's name) is expected to
-fail until trioloop is fixed: it is reported as XFAIL and does not fail the
-run, while an unexpected pass (XPASS) says the marker can go.
+A scenario's status is PASS, FAIL (trioloop failed its checks), REF-FAIL
+(only stock asyncio did: the scenario itself is at fault) or HANG.
 
-Exit status: 0 when every scenario passed (or failed as known), else 1.
+Exit status: 0 when every scenario passed, else 1.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,8 +50,6 @@ class Scenario:
     figures: list[Figure]
     impls: tuple[str, ...] = ("asyncio", "trioloop")
     command: list[str] | None = None  # a command instead of a scenario module
-    known_bug: str = ""  # non-empty: expected to fail; names the reproducer
-    extra_args: dict[str, list[str]] = field(default_factory=dict)
 
 
 SCENARIOS = [
@@ -123,19 +120,6 @@ SCENARIOS = [
         impls=("trioloop",),
     ),
     Scenario(
-        "bridge_fuzz_errors",
-        "scenario_fuzz",
-        "the same, with nodes that raise while being cancelled (errors must not be lost)",
-        {"quick": 240, "full": 600},
-        [
-            ("examples", "examples", "{:.0f}"),
-            ("failure", "failure", "{}"),
-        ],
-        impls=("trioloop",),
-        extra_args={"trioloop": ["--errors-in-cleanup"]},
-        known_bug="bridge drops errors raised during cancellation (docs/reliability.md, bug 1)",
-    ),
-    Scenario(
         "soak",
         "scenario_soak",
         "echo + timers + subprocesses + executor + bridge calls; slopes of fds/threads/tasks/RSS",
@@ -177,7 +161,6 @@ def run_one(scenario: Scenario, impl: str, mode: str, python: str) -> dict[str, 
             argv = [
                 python, "-m", f"tests.stress.{scenario.module}",
                 "--impl", impl, "--mode", mode, "--result", result_file,
-                *scenario.extra_args.get(impl, []),
             ]  # fmt: skip
         env = dict(os.environ, PYTHONUNBUFFERED="1", STRESS_MODE=mode)
         env.pop("PYTHONASYNCIODEBUG", None)
@@ -249,13 +232,11 @@ def _fmt(value: Any, fmt: str) -> str:
         return str(value)
 
 
-def status_of(scenario: Scenario, reports: dict[str, dict[str, Any]]) -> str:
+def status_of(reports: dict[str, dict[str, Any]]) -> str:
     trio_ok = reports["trioloop"]["ok"] if "trioloop" in reports else True
     if any(r.get("hung") for r in reports.values()):
-        return "HANG" if not scenario.known_bug else "XFAIL"
+        return "HANG"
     ref_ok = reports["asyncio"]["ok"] if "asyncio" in reports else True
-    if scenario.known_bug:
-        return "XFAIL" if not trio_ok else "XPASS"
     if trio_ok and ref_ok:
         return "PASS"
     if trio_ok:
@@ -273,7 +254,7 @@ def line_for(scenario: Scenario, reports: dict[str, dict[str, Any]]) -> str:
         ]
         parts.append(f"{label} {'/'.join(values)}")
     times = "/".join(f"{reports[i]['wall_seconds']:.0f}" for i in ("trioloop", "asyncio") if i in reports)
-    return f"{scenario.name:<19} {status_of(scenario, reports):<8} " + "  ".join(parts) + f"  [{times} s]"
+    return f"{scenario.name:<19} {status_of(reports):<8} " + "  ".join(parts) + f"  [{times} s]"
 
 
 def machine() -> dict[str, Any]:
@@ -341,21 +322,19 @@ def main(argv: list[str] | None = None) -> int:
                 reports[impl] = run_one(scenario, impl, mode, args.python)
         if not reports:
             continue
-        statuses[scenario.name] = status_of(scenario, reports)
+        statuses[scenario.name] = status_of(reports)
         print(line_for(scenario, reports), flush=True)
         for impl, report in reports.items():
             for problem in report.get("problems", []):
                 print(f"    {impl}: {problem.rstrip()}".replace("\n", "\n      "))
         results[scenario.name] = {"what": scenario.what, "status": statuses[scenario.name], **reports}
-        if scenario.known_bug:
-            results[scenario.name]["known_bug"] = scenario.known_bug
 
     elapsed = time.monotonic() - started
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    bad = [name for name, status in statuses.items() if status not in ("PASS", "XFAIL")]
+    bad = [name for name, status in statuses.items() if status != "PASS"]
     print(f"summary: {summary} in {elapsed:.0f} s" + (f"; not passed: {', '.join(bad)}" if bad else ""))
 
     path = args.json or os.path.join(REPO, ".cache", "stress", f"{mode}-py{sys.version_info[0]}.{sys.version_info[1]}.json")

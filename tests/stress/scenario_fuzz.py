@@ -1,9 +1,6 @@
 """Bridge fuzzing at volume: the property of ``test_bridge_fuzz.py`` with
 hundreds (quick) or thousands (full) of examples.  Trioloop only: the
 reference is the model in ``_bridge_fuzz.py``.
-
-``--errors-in-cleanup`` adds nodes that raise when cancelled, checked with
-the stricter model in which such errors propagate.
 """
 
 from __future__ import annotations
@@ -14,19 +11,17 @@ from . import _bridge_fuzz as F
 from . import _harness as H
 
 EXAMPLES = {"quick": 1000, "full": 10000}
-EXAMPLES_ERRORS = {"quick": 500, "full": 3000}
 
 
-def scenario(impl: str, mode: str, errors_in_cleanup: bool = False) -> H.Outcome:
+def scenario(impl: str, mode: str) -> H.Outcome:
     out = H.Outcome()
-    errors = errors_in_cleanup
-    examples = (EXAMPLES_ERRORS if errors else EXAMPLES)[mode]
+    examples = EXAMPLES[mode]
     assert impl == "trioloop", "the bridge exists on trioloop only; the model is the reference"
 
     @F.fuzz_settings(examples)
-    @given(F.trees(errors_in_cleanup=errors))
+    @given(F.trees())
     def fuzz(tree: F.Node) -> None:
-        F.check_drawn_tree(tree, errors_win=errors)
+        F.check_drawn_tree(tree)
 
     with H.LogCapture() as log:
         try:
@@ -51,4 +46,4 @@ def scenario(impl: str, mode: str, errors_in_cleanup: bool = False) -> H.Outcome
 
 
 if __name__ == "__main__":
-    H.main(scenario, {"--errors-in-cleanup": "nodes may raise when cancelled; such errors must propagate"})
+    H.main(scenario)
