@@ -6,7 +6,7 @@ asyncio (up to 3.13) finds out that a child exited through a policy-wide
 selector - which Trio already waits on - tells us, in any thread, with no
 ``SIGCHLD`` handler to fight over.  This is the mechanism Trio's own process
 support uses.  Where pidfds are unavailable (old kernels), a daemon thread
-blocks in ``waitpid`` for that one child and reports back thread-safely.
+waits for that one child and hands it to the loop to reap, thread-safely.
 """
 
 from __future__ import annotations
@@ -52,9 +52,33 @@ def watch_child(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
 
 
 def _watch_with_thread(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
+    """The fallback: a thread waits for the exit, the loop reaps the child.
+
+    The thread waits with ``waitid(..., WNOWAIT)``, which leaves the child a
+    zombie: its PID stays reserved until the loop thread reaps it and reports
+    the exit in one step, as with a pidfd.  Reaping in the thread would open
+    a window in which ``returncode`` is still None but the PID is free for
+    the kernel to reuse, and ``send_signal()``/``kill()`` could hit an
+    unrelated process (CPython gh-127049, fixed the same way in 3.14's
+    threaded child watcher).
+    """
+
+    def exited() -> None:
+        on_exit(_reap(pid))
+
     def wait() -> None:
-        returncode = _reap(pid)
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(on_exit, returncode)
+        if hasattr(os, "waitid"):
+            try:
+                os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            except ChildProcessError:
+                pass  # reaped by someone else: _reap reports 255
+            try:
+                loop.call_soon_threadsafe(exited)
+            except RuntimeError:  # the loop is closed: leave no zombie
+                _reap(pid)
+        else:
+            returncode = _reap(pid)
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(on_exit, returncode)
 
     threading.Thread(target=wait, name=f"trioloop-waitpid-{pid}", daemon=True).start()
