@@ -10,14 +10,28 @@ source scripts/pythons.sh
 versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(3.10 3.11 3.12 3.13 3.14 3.15)
 
+# python_on VERSION ARGS...: run python under that Python.
+python_on() {
+    local version=$1
+    shift
+    case $version in
+        3.14|3.15) scripts/newest-pythons.sh run "$version" python "$@" ;;
+        *) "$(venv_for "$version")/bin/python" "$@" ;;
+    esac
+}
+
 # pytest_on VERSION ARGS...: run pytest under that Python.
 pytest_on() {
     local version=$1
     shift
-    case $version in
-        3.14|3.15) scripts/newest-pythons.sh run "$version" python -m pytest "$@" ;;
-        *) "$(venv_for "$version")/bin/python" -m pytest "$@" ;;
-    esac
+    python_on "$version" -m pytest "$@"
+}
+
+# conformance_on VERSION: CPython's own test_asyncio of that Python on
+# trioloop (tests/conformance/run.py; counts in .cache/conformance-VERSION.json;
+# 4-9 minutes per version). TRIOLOOP_CONFORMANCE=0 leaves it out.
+conformance_on() {
+    python_on "$1" tests/conformance/run.py --conformance-json=".cache/conformance-$1.json"
 }
 
 # PostgreSQL and Redis for the examples' tests (installed and started on
@@ -33,6 +47,14 @@ for version in "${versions[@]}"; do
         verdict[$version]=passed
     else
         verdict[$version]=FAILED
+        status=1
+    fi
+    [ "${TRIOLOOP_CONFORMANCE:-1}" != 0 ] || continue  # TRIOLOOP_CONFORMANCE=0: skip it
+    echo "=== Python $version: CPython's test_asyncio on trioloop ==="
+    if conformance_on "$version"; then
+        verdict[$version]+=", conformance passed"
+    else
+        verdict[$version]+=", conformance FAILED"
         status=1
     fi
 done
