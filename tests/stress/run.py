@@ -98,7 +98,7 @@ SCENARIOS = [
         "resets, half-close, vanish, stall, EMFILE, close with live conns, killed pipe, TLS aborts",
         {"quick": 150, "full": 300},
         [
-            ("cases_ok", "cases ok", "{}"),
+            ("cases_ok", "cases ok (of 8)", "{}"),
             ("emfile_logged", "EMFILE logs", "{:.0f}"),
             ("emfile_served", "served after EMFILE", "{}"),
             ("wait_closed_blocks", "wait_closed waits", "{}"),

@@ -42,7 +42,12 @@ from . import _harness as H
 from ._echo import EchoStats, echo_handler
 
 #: Logged by asyncio on purpose during the EMFILE case.
-EXPECTED_LOGS = ("socket.accept() out of system resource",)
+EMFILE_LOG = "socket.accept() out of system resource"
+EXPECTED_LOGS: tuple[str, ...] = (EMFILE_LOG,)
+if sys.version_info < (3, 11):
+    # 3.10's streams leave a broken pipe's or reset's error unretrieved in
+    # the protocol's _closed future (fixed in 3.11): logged on both loops.
+    EXPECTED_LOGS += ("Future exception was never retrieved",)
 CASE_LIMIT = 60.0
 ACCEPT_RETRY_DELAY = 1.0  # asyncio.constants.ACCEPT_RETRY_DELAY
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -330,7 +335,7 @@ async def run_cases(out: H.Outcome) -> None:
     tasks = [t for t in asyncio.all_tasks() if t is not me]
     out.figures["tasks_left"] = len(tasks)
     out.check(not tasks, f"asyncio tasks left: {tasks[:3]}")
-    out.figures["cases_ok"] = f"{passed}/{len(CASES)}"
+    out.figures["cases_ok"] = passed
     out.figures["emfile_served"] = out.figures["case_emfile"].get("served")
     out.figures["wait_closed_blocks"] = out.figures["case_close_live"].get("wait_closed_waits")
 
@@ -344,7 +349,7 @@ def scenario(impl: str, mode: str) -> H.Outcome:
     leaks = H.settle_sync(before)
     out.figures["leaks"] = len(leaks) + sum(bool(c.get("leaks")) for k, c in out.figures.items() if k.startswith("case_"))
     out.check(not leaks, f"after the loop closed: {leaks}")
-    out.figures["emfile_logged"] = log.count(EXPECTED_LOGS[0])
+    out.figures["emfile_logged"] = log.count(EMFILE_LOG)
     out.figures["callback_errors"] = log.count("Exception in callback")
     out.figures["logged"] = sorted(set(log.messages()))[:10]
     out.check(out.figures["emfile_logged"] >= 1, "EMFILE was never hit (case did not test anything)")

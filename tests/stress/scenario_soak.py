@@ -15,7 +15,7 @@ Workers, all at once for the whole run:
 
 Every second: open fds, threads, asyncio tasks and RSS.  The figures are the
 least-squares slope per minute of each after a warm-up (the first fifth of
-the run), and the verdict is "no upward trend": the mean of the last third of
+the run, at least 10 s), and the verdict is "no upward trend": the mean of the last third of
 the samples may not exceed the mean of the first third by more than a small
 tolerance.  Quick: 30 s; full: 5 minutes.
 """
@@ -36,6 +36,8 @@ from . import _harness as H
 from ._echo import EchoStats, Exchange, chunks, echo_handler
 
 SECONDS = {"quick": 30, "full": 300}
+#: Samples (seconds) left out at the start, at least: allocator and caches warm up.
+WARM_UP = 10
 #: Allowed rise from the first third to the last third of the samples.
 TOLERANCE = {"fds": 4, "threads": 2, "tasks": 10, "rss_mb": 4.0}
 
@@ -230,7 +232,7 @@ class Soak:
 
 def trend(samples: list[dict[str, float]], key: str) -> tuple[float, float]:
     """(slope per minute after warm-up, rise from the first to the last third)."""
-    settled = samples[len(samples) // 5 :]
+    settled = samples[max(len(samples) // 5, WARM_UP) :]
     slope = H.fit_slope([(s["t"], s[key]) for s in settled]) * 60
     third = max(1, len(settled) // 3)
     first = sum(s[key] for s in settled[:third]) / third
