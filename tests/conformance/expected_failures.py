@@ -61,20 +61,28 @@ _FAST_WATCHER = by_design(
     "reaped (exit status 255)"
 )
 
+_SIGNALS = "test_unix_events.SelectorEventLoopSignalTests."
+_FAST = "test_subprocess.SubprocessFastWatcherTests."
+
 EXPECTED: dict[str, Entry] = {
     # -- signals: tests of the stock _UnixSelectorEventLoop's internals ------
-    "test_unix_events.SelectorEventLoopSignalTests.test_add_signal_handler_install_error": _SIGNAL_MOCKS,
-    "test_unix_events.SelectorEventLoopSignalTests.test_add_signal_handler_install_error2": _SIGNAL_MOCKS,
-    "test_unix_events.SelectorEventLoopSignalTests.test_add_signal_handler_install_error3": _SIGNAL_MOCKS,
-    "test_unix_events.SelectorEventLoopSignalTests.test_add_signal_handler_setup_error": _SIGNAL_MOCKS,
-    "test_unix_events.SelectorEventLoopSignalTests.test_close": _SIGNAL_MOCKS,
-    "test_unix_events.SelectorEventLoopSignalTests.test_remove_signal_handler": _SIGNAL_MOCKS,
-    "test_unix_events.SelectorEventLoopSignalTests.test_remove_signal_handler_2": _SIGNAL_MOCKS,
-    "test_unix_events.SelectorEventLoopSignalTests.test_remove_signal_handler_error": _SIGNAL_MOCKS,
-    "test_unix_events.SelectorEventLoopSignalTests.test_remove_signal_handler_error2": _SIGNAL_MOCKS,
+    **{
+        _SIGNALS + name: _SIGNAL_MOCKS
+        for name in [
+            "test_add_signal_handler_install_error",
+            "test_add_signal_handler_install_error2",
+            "test_add_signal_handler_install_error3",
+            "test_add_signal_handler_setup_error",
+            "test_close",
+            "test_remove_signal_handler",
+            "test_remove_signal_handler_2",
+            "test_remove_signal_handler_error",
+            "test_remove_signal_handler_error2",
+        ]
+    },
     # -- child watchers (3.13 and older; 3.14 removed them) --------------------
     **{
-        f"test_subprocess.SubprocessFastWatcherTests.{name}": _FAST_WATCHER
+        _FAST + name: _FAST_WATCHER
         for name in [
             "test_communicate",
             "test_communicate_none_input",
@@ -96,15 +104,17 @@ EXPECTED: dict[str, Entry] = {
             "test_terminate",
         ]
     },
+    "test_subprocess.GenericWatcherTests."
+    "test_create_subprocess_fails_with_inactive_watcher": by_design(
+        "expects an inactive child watcher to make subprocess creation fail; trioloop "
+        "does not use child watchers"
+    ),
     # 3.14+: the stock loop's own watcher, forced to its threaded flavour.
-    "test_subprocess.SubprocessThreadedWatcherTests.test_pid_not_reaped_before_exit_published": by_design(
+    "test_subprocess.SubprocessThreadedWatcherTests."
+    "test_pid_not_reaped_before_exit_published": by_design(
         "inspects the stock loop's child-watcher threads (loop._watcher._threads); "
         "trioloop watches children through pidfds (its thread fallback keeps the "
         "same guarantee: the PID is reaped by the loop when the exit is published)"
-    ),
-    "test_subprocess.GenericWatcherTests.test_create_subprocess_fails_with_inactive_watcher": by_design(
-        "expects an inactive child watcher to make subprocess creation fail; trioloop "
-        "does not use child watchers"
     ),
 }
 

@@ -51,9 +51,8 @@ import time
 from asyncio import unix_events
 from typing import Any
 
-import pytest
-
 import expected_failures
+import pytest
 
 # -- the loop classes ---------------------------------------------------------
 
@@ -342,7 +341,8 @@ def _outcome(reports: list[pytest.TestReport]) -> tuple[str, str]:
                 outcome, detail = "xfailed", _first_line(report)
             elif outcome == "passed":
                 outcome = "skipped"
-                detail = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+                longrepr = report.longrepr
+                detail = longrepr[2] if isinstance(longrepr, tuple) else ""
         elif xfail is not None and report.when == "call":
             outcome = "xpassed"
     return outcome, detail

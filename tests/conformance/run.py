@@ -14,7 +14,8 @@ the whole ``test.test_asyncio`` package runs.  Other arguments go to pytest
 
 The last lines printed are the summary, e.g.::
 
-    conformance (Python 3.12): on-target 1234 passed / 12 failed / 3 skipped; off-target 1000
+    conformance (Python 3.12): on-target 1122 passed / 19 failed / 0 skipped;
+    off-target 1321            (one line)
 
 Exit status is pytest's: non-zero when a test failed that is not listed in
 ``expected_failures.py`` (a listed failure is an xfail) or timed out.
@@ -46,13 +47,12 @@ def _to_pyarg(selector: str) -> str:
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, HERE)
-    import pytest
-
     import harness
+    import pytest
 
     spec = importlib.util.find_spec("test.test_asyncio")
     if spec is None or not spec.submodule_search_locations:
-        print("this Python has no test.test_asyncio (install its test suite)", file=sys.stderr)
+        print("this Python has no test.test_asyncio (its test suite)", file=sys.stderr)
         return 2
     package_dir = list(spec.submodule_search_locations)[0]
 
