@@ -2,6 +2,7 @@
 
     python benchmarks/_worker.py IMPL WORKLOAD [--quick]
            [--profile OUT] [--profiler cprofile|pyinstrument]
+    python benchmarks/_worker.py IMPL MICRO_WORKLOAD --fixed N   (instructions.py)
 
 Prints one JSON line: ``{"value": ..., "extra": {...}, ...}``, or
 ``{"na": "why"}`` when the combination does not exist (for example
@@ -163,6 +164,26 @@ def run_one(impl: str, name: str, s: W.Settings) -> dict:
     return run_main(impl, lambda: W.run_loop_workload(w, s))
 
 
+def run_fixed(impl: str, name: str, n: int, yield_scale: float) -> dict:
+    """One warm-up call and one call of a loop micro-benchmark's body with
+    exactly ``n`` operations, no time budget: for instruction counting."""
+    body = W.MICRO[name]
+    if impl.startswith("trioloop") and yield_scale != 1:
+        # Under an instruction counter everything runs ~50x slower; stretch
+        # the driver's time-based yield interval alike, so a batch spans as
+        # many loop iterations as it does at full speed.
+        from trioloop import _driver
+
+        if hasattr(_driver, "YIELD_INTERVAL"):
+            _driver.YIELD_INTERVAL *= yield_scale
+
+    async def fixed() -> dict:
+        await body(max(1, n // 10))
+        return {"value": await body(n)}
+
+    return run_main(impl, fixed)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("impl")
@@ -172,8 +193,15 @@ def main() -> None:
     p.add_argument(
         "--profiler", choices=["cprofile", "pyinstrument"], default="cprofile"
     )
+    p.add_argument(
+        "--fixed", type=int, metavar="N", help="run a micro body once with N ops"
+    )
+    p.add_argument("--yield-scale", type=float, default=1.0)
     a = p.parse_args()
     s = W.Settings(quick=a.quick)
+    if a.fixed:
+        print(json.dumps(run_fixed(a.impl, a.workload, a.fixed, a.yield_scale)))
+        return
 
     t0 = time.perf_counter()
     try:

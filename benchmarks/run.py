@@ -51,6 +51,18 @@ WRK_HINT = "install it with: apt-get update && apt-get install -y wrk"
 
 #: Set by --trioloop-rev: a directory holding that revision's src/trioloop.
 SNAPSHOT: str | None = None
+#: glibc malloc thresholds fixed for every measured process (--malloc-default
+#: turns this off).  asyncio's socket transports recv() into a fresh 256 KiB
+#: bytes object per read; unless glibc's *dynamic* mmap threshold has been
+#: raised by the process's allocation history, each of those is an mmap, a
+#: page fault, an mremap and a munmap (~20 us).  Which processes hit that
+#: depends on incidental allocations (imports), so it makes one
+#: implementation look 3x slower than another for reasons unrelated to the
+#: event loop.  Fixed thresholds put every process in the same (fast) state.
+MALLOC_TUNABLES = (
+    "glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=8388608"
+)
+USE_MALLOC_TUNABLES = True
 
 
 def snapshot(rev: str) -> tuple[str, str]:
@@ -83,6 +95,8 @@ def worker_env() -> dict[str, str]:
         )
     for var in ("PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONTRACEMALLOC"):
         env.pop(var, None)
+    if USE_MALLOC_TUNABLES and "GLIBC_TUNABLES" not in env:
+        env["GLIBC_TUNABLES"] = MALLOC_TUNABLES
     # trio-asyncio 0.16 warns about AbstractChildWatcher on 3.12+.
     env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
     return env
@@ -433,6 +447,11 @@ def main() -> None:
         help="measure trioloop as committed at git REV (e.g. HEAD) instead of the installed (working-tree) copy",
     )
     ap.add_argument(
+        "--malloc-default",
+        action="store_true",
+        help="do not fix glibc's malloc thresholds in the measured processes (see MALLOC_TUNABLES)",
+    )
+    ap.add_argument(
         "--timeout", type=float, default=300, help="per-measurement timeout, seconds"
     )
     ap.add_argument("--list", action="store_true", help="list the workloads and exit")
@@ -458,7 +477,8 @@ def main() -> None:
             print("\n" + markdown(data))
         return
 
-    global SNAPSHOT
+    global SNAPSHOT, USE_MALLOC_TUNABLES
+    USE_MALLOC_TUNABLES = not a.malloc_default
     trioloop_rev = git_rev()
     if a.trioloop_rev:
         SNAPSHOT, trioloop_rev = snapshot(a.trioloop_rev)
@@ -506,6 +526,7 @@ def main() -> None:
             "trioloop_git": trioloop_rev,
             "reps": reps,
             "quick": a.quick,
+            "glibc_tunables": worker_env().get("GLIBC_TUNABLES"),
             "command": " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]),
         },
         "workloads": {},
