@@ -107,7 +107,9 @@ class _AioCrossing(_Crossing):
         return self
 
     async def __anext__(self) -> Any:
-        iterator = self._iterator if self._iterator is not None else self.__aiter__()._iterator
+        iterator = (
+            self._iterator if self._iterator is not None else self.__aiter__()._iterator
+        )
         # __anext__() itself is called in asyncio, so an async generator's
         # first iteration registers it with the loop, not with Trio.
         return await call_aio(_in_asyncio(lambda: iterator.__anext__()))
@@ -148,7 +150,9 @@ class _TrioCrossing(_Crossing):
         return self
 
     async def __anext__(self) -> Any:
-        iterator = self._iterator if self._iterator is not None else self.__aiter__()._iterator
+        iterator = (
+            self._iterator if self._iterator is not None else self.__aiter__()._iterator
+        )
         return await call_trio(iterator.__anext__)
 
 
@@ -168,7 +172,8 @@ def _adapt(x: Any, crossing: type[_Crossing], name: str) -> Any:
 
 def _is_async_object(x: Any) -> bool:
     return asyncio.isfuture(x) or any(
-        hasattr(x, attribute) for attribute in ("__await__", "__aenter__", "__aiter__", "__anext__")
+        hasattr(x, attribute)
+        for attribute in ("__await__", "__aenter__", "__aiter__", "__anext__")
     )
 
 

@@ -22,8 +22,7 @@ import sys
 import threading
 import weakref
 from asyncio import events
-from collections.abc import Callable
-from types import AsyncGeneratorType
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any
 
 import sniffio
@@ -31,7 +30,7 @@ import sniffio
 if TYPE_CHECKING:
     from ._loop import TrioEventLoop
 
-_Agen = AsyncGeneratorType[Any, Any]
+_Agen = AsyncGenerator[Any, Any]
 _Finalizer = Callable[[_Agen], object]
 
 

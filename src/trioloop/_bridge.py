@@ -39,10 +39,9 @@ Cancellation
 from __future__ import annotations
 
 import asyncio
-import functools
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import outcome
 import trio
@@ -63,6 +62,7 @@ __all__ = [
 T = TypeVar("T")
 
 _EAGER = sys.version_info >= (3, 12)
+
 
 def current_loop() -> TrioEventLoop:
     """The loop of the innermost ``open_loop`` block around this Trio code."""
@@ -172,7 +172,9 @@ class _TrioCall:
         if not self.waiter.done():
             self.waiter.set_result(None)
 
-    async def run(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+    async def run(
+        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
+    ) -> None:
         result: outcome.Outcome[Any] | None = None
         try:
             with self.scope:
@@ -215,13 +217,17 @@ async def call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
                 pass
         # An exception raised by the Trio side's clean-up replaces the
         # cancellation, as it would in asyncio code.
-        if isinstance(call.result, outcome.Error) and isinstance(call.result.error, Exception):
+        if isinstance(call.result, outcome.Error) and isinstance(
+            call.result.error, Exception
+        ):
             call.result.unwrap()
         raise
     if call.result is None:
         # Our scope caught a cancel that we did not ask for: impossible unless
         # the Trio function cancelled its own caller's scope.
         raise asyncio.CancelledError()
-    if isinstance(call.result, outcome.Error) and isinstance(call.result.error, trio.Cancelled):
+    if isinstance(call.result, outcome.Error) and isinstance(
+        call.result.error, trio.Cancelled
+    ):
         raise asyncio.CancelledError()  # the whole loop is shutting down
     return call.result.unwrap()  # type: ignore[no-any-return]

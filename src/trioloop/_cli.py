@@ -176,7 +176,8 @@ def _run(program: _Program, args: list[str]) -> None:
 
 def _launch_message(exc: OSError | ImportError) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
-        return f"can't open file {os.fsdecode(exc.filename)!r}: [Errno {exc.errno}] {exc.strerror}"
+        name = os.fsdecode(exc.filename)
+        return f"can't open file {name!r}: [Errno {exc.errno}] {exc.strerror}"
     return str(exc)
 
 

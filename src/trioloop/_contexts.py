@@ -139,7 +139,11 @@ class TrioContextManager:
                 await asyncio.shield(self._exited)
             except asyncio.CancelledError:
                 pass  # the Trio side decides; it is ending the block now
-        if self._cancelled_block and self._block is not None and sys.version_info >= (3, 11):
+        if (
+            self._cancelled_block
+            and self._block is not None
+            and sys.version_info >= (3, 11)
+        ):
             self._block.uncancel()  # that cancel request was the manager's own
         result = self._exited.result()
         if isinstance(result, outcome.Error):

@@ -76,6 +76,10 @@ class ParkingSelector(selectors.EpollSelector):
     runs once per loop iteration, and the extra frame was measurable.
     """
 
+    if TYPE_CHECKING:  # EpollSelector internals (typeshed leaves them out)
+        _fd_to_key: dict[int, selectors.SelectorKey]
+        _selector: select.epoll
+
     def __init__(self) -> None:
         super().__init__()
         #: Seconds the loop asked to sleep (``math.inf`` for "until woken"),
@@ -92,7 +96,9 @@ class ParkingSelector(selectors.EpollSelector):
         for fd, event in fd_events:
             key = fd_to_key.get(fd)
             if key is not None:
-                mask = (_WRITE if event & _NOT_IN else 0) | (_READ if event & _NOT_OUT else 0)
+                mask = (_WRITE if event & _NOT_IN else 0) | (
+                    _READ if event & _NOT_OUT else 0
+                )
                 ready.append((key, mask & key.events))
         if ready or (timeout is not None and timeout <= 0):
             self.park_for = _NOT_PARKING

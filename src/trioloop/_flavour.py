@@ -27,11 +27,10 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import sniffio
+from trio._core import _run as _trio_run
 
-try:  # Trio's per-thread run state; absent in some future Trio -> no guard.
-    from trio._core._run import GLOBAL_RUN_CONTEXT as trio_run_context
-except ImportError:  # pragma: no cover
-    trio_run_context = None
+#: Trio's per-thread run state (private); absent in some future Trio -> no guard.
+trio_run_context: Any = getattr(_trio_run, "GLOBAL_RUN_CONTEXT", None)
 
 __all__ = ["NotATrioTask", "asyncio_flavour", "trio_run_context"]
 
@@ -53,7 +52,7 @@ class NotATrioTask:
 
     @property
     def _ki_protected(self) -> bool:
-        return self._host._ki_protected  # type: ignore[no-any-return]
+        return bool(self._host._ki_protected)
 
     @property
     def coro(self) -> Any:

@@ -27,7 +27,11 @@ def unwrap_lone_exception() -> Iterator[None]:
         if len(group.exceptions) != 1:
             raise
         lone = group.exceptions[0]
-        cause, context, suppress = lone.__cause__, lone.__context__, lone.__suppress_context__
+        cause, context, suppress = (
+            lone.__cause__,
+            lone.__context__,
+            lone.__suppress_context__,
+        )
         try:
             raise lone
         finally:

@@ -28,7 +28,6 @@ from ._loop import TrioEventLoop
 from ._running import current_loop_var, enter_block, leave_block
 from ._strict import fail, make_strict, unretrieved_failures
 
-
 __all__ = ["open_loop"]
 
 
@@ -131,7 +130,9 @@ async def _shut_down(loop: TrioEventLoop, driver: _Driver, *, wait: bool) -> Non
     if loop._broken is None:
         if wait:
             # asyncio.wait, unlike gather, leaves their exceptions unretrieved
-            while tasks := [task for task in asyncio.all_tasks(loop) if not task.done()]:
+            while tasks := [
+                task for task in asyncio.all_tasks(loop) if not task.done()
+            ]:
                 await wait_future(spawn_aio(loop, asyncio.wait(tasks)))
         await _cancel_tasks_and_close(loop)
     driver.stop()
@@ -147,7 +148,7 @@ async def _cancel_tasks_and_close(loop: TrioEventLoop) -> None:
         if not task.cancelled() and task.exception() is not None:
             loop.call_exception_handler(
                 {
-                    "message": "unhandled exception during trioloop.open_loop() shutdown",
+                    "message": "unhandled exception during open_loop() shutdown",
                     "exception": task.exception(),
                     "task": task,
                 }

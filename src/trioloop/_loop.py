@@ -23,6 +23,7 @@ process watching (pidfds on the loop's own selector, no child watchers).
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import inspect
 import signal
@@ -32,7 +33,7 @@ import time
 from asyncio import events, unix_events
 from collections.abc import Callable
 from contextvars import Context
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import outcome
 import sniffio
@@ -51,6 +52,36 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
     """An asyncio event loop whose iterations run as a Trio task."""
 
     _selector: ParkingSelector
+
+    if TYPE_CHECKING:
+        # asyncio internals this class relies on (typeshed leaves them out).
+        _debug: bool
+        _stopping: bool
+        _thread_id: int | None
+        _task_factory: Any
+        _ready: collections.deque[asyncio.Handle]
+        _signal_handlers: dict[int, asyncio.Handle]
+
+        def _check_closed(self) -> None: ...
+        def _check_thread(self) -> None: ...
+        def _check_callback(self, callback: object, method: str) -> None: ...
+        def _check_signal(self, sig: int) -> None: ...
+        def _call_soon(
+            self, callback: Callable[..., object], args: Any, context: Context | None
+        ) -> asyncio.Handle: ...
+        def _write_to_self(self) -> None: ...
+        def _run_once(self) -> None: ...
+        def _set_coroutine_origin_tracking(self, enabled: bool) -> None: ...
+        def _add_reader(
+            self, fd: int, callback: Callable[..., object], *args: Any
+        ) -> None: ...
+        def _remove_reader(self, fd: int) -> bool: ...
+        def _handle_signal(self, sig: int) -> None: ...
+        def _child_watcher_callback(
+            self, pid: int, returncode: int, transp: Any
+        ) -> None: ...
+        def _asyncgen_firstiter_hook(self, agen: Any) -> None: ...
+        def _asyncgen_finalizer_hook(self, agen: Any) -> None: ...
 
     def __init__(self) -> None:
         super().__init__(ParkingSelector())
@@ -79,8 +110,11 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         (``_run_once`` reads the time every iteration) has no extra frame."""
         self.time = clock  # type: ignore[method-assign]
 
-    def call_soon(
-        self, callback: Callable[..., object], *args: Any, context: Context | None = None
+    def call_soon(  # type: ignore[override]  # typeshed: TypeVarTuple spelling
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
     ) -> asyncio.Handle:
         self._check_closed()
         if self._debug:
@@ -93,7 +127,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             self._write_to_self()
         return handle
 
-    def call_at(
+    def call_at(  # type: ignore[override]  # typeshed: TypeVarTuple spelling
         self,
         when: float,
         callback: Callable[..., object],
@@ -140,7 +174,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
                 "as long as that block; from Trio code, await asyncio code with "
                 "trioloop.aio_as_trio() instead of run_until_complete()"
             )
-        super()._check_running()
+        asyncio.BaseEventLoop._check_running(self)  # type: ignore[attr-defined]
         if trio.lowlevel.in_trio_run():
             raise RuntimeError(
                 "Cannot run an event loop synchronously inside trio.run(); "
@@ -226,7 +260,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
     # it runs in the main thread after Trio's wakeup fd has interrupted any
     # wait, and hands the callback to the loop thread-safely.
 
-    def add_signal_handler(
+    def add_signal_handler(  # type: ignore[override]  # typeshed: TypeVarTuple
         self, sig: int, callback: Callable[..., object], *args: Any
     ) -> None:
         if asyncio.iscoroutine(callback) or inspect.iscoroutinefunction(callback):
@@ -263,7 +297,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
 
     # -- subprocesses ---------------------------------------------------------
 
-    async def _make_subprocess_transport(  # type: ignore[override]
+    async def _make_subprocess_transport(
         self,
         protocol: asyncio.SubprocessProtocol,
         args: Any,
@@ -287,7 +321,9 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         # or not right after wait(), then match stock asyncio exactly.
         pid = transport.get_pid()
         watch_child(
-            self, pid, lambda returncode: self._child_watcher_callback(pid, returncode, transport)
+            self,
+            pid,
+            lambda returncode: self._child_watcher_callback(pid, returncode, transport),
         )
         try:
             await waiter

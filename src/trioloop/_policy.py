@@ -20,8 +20,9 @@ __all__ = ["EventLoopPolicy", "install"]
 
 _POLICIES_DEPRECATED = sys.version_info >= (3, 14)
 
-_BasePolicy: type = getattr(events, "_BaseDefaultEventLoopPolicy", None) or getattr(
-    events, "BaseDefaultEventLoopPolicy"
+_BasePolicy: type = (
+    getattr(events, "_BaseDefaultEventLoopPolicy", None)
+    or events.BaseDefaultEventLoopPolicy
 )
 
 

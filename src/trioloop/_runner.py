@@ -49,7 +49,7 @@ class _CancelOnInterrupt:
 
     def __init__(self) -> None:
         self.count = 0
-        self.main: asyncio.Task[Any] | None = None
+        self.main: asyncio.Future[Any] | None = None
 
     def handler(self, signum: int, frame: object) -> None:
         self.count += 1

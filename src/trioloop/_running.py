@@ -45,7 +45,9 @@ class _Tracker(trio.abc.Instrument):
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         loop = task.context.get(current_loop_var)
-        events._set_running_loop(self.outer if loop is None or loop.is_closed() else loop)
+        events._set_running_loop(
+            self.outer if loop is None or loop.is_closed() else loop
+        )
 
     def after_task_step(self, task: trio.lowlevel.Task) -> None:
         events._set_running_loop(self.outer)

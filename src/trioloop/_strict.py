@@ -54,26 +54,24 @@ def make_strict(loop: TrioEventLoop) -> None:
 
 
 def _on_done(loop: TrioEventLoop, task: asyncio.Task[Any]) -> None:
-    if task.cancelled() or task._exception is None:  # type: ignore[attr-defined]
+    if task.cancelled() or task._exception is None:
         return
     # Callbacks of a finished task are already queued as handles whose first
     # argument is the task: those are its watchers.
-    watched = any(
-        handle._args and handle._args[0] is task  # type: ignore[attr-defined]
-        for handle in loop._ready
-    )
+    watched = any(handle._args and handle._args[0] is task for handle in loop._ready)
     if watched:
         loop._strict_failures.append(task)
     elif loop._nursery is not None:
-        loop._nursery.start_soon(fail, task.exception())  # retrieves it too
+        loop._nursery.start_soon(fail, task._exception)
+        task.exception()  # retrieved: no "never retrieved" log as well
 
 
 def unretrieved_failures(loop: TrioEventLoop) -> list[BaseException]:
     """Exceptions of watched tasks that nobody retrieved after all."""
     failures = [
-        task.exception()  # type: ignore[misc]
+        exc
         for task in loop._strict_failures
-        if task._log_traceback  # type: ignore[attr-defined]
+        if task._log_traceback and (exc := task.exception()) is not None
     ]
     loop._strict_failures.clear()
-    return failures  # type: ignore[return-value]
+    return failures
