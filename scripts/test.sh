@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Run trioloop's tests on each given Python version (default: all supported).
+# Run everything that checks trioloop, on each given Python version (default:
+# all supported, 3.10-3.15):
+#   per version: our tests (pytest tests/), CPython's own test_asyncio on
+#                trioloop (tests/conformance), the quick stress run
+#                (tests/stress) - TRIOLOOP_CONFORMANCE=0 / TRIOLOOP_STRESS=0
+#                leave those two out;
+#   once:        lint (ruff, mypy --strict), the docs build (warnings are
+#                errors) and the built wheel's smoke test - TRIOLOOP_CHECKS=0
+#                leaves them out.
 # 3.10-3.13 come from pyenv, each with a venv under .venv/; 3.14 and 3.15 run
-# in the Debian-sid chroot of scripts/newest-pythons.sh. Exits non-zero if any
-# version fails; prints a one-line verdict per version at the end.
+# in the Debian-sid chroot of scripts/newest-pythons.sh.  The machine has two
+# cores, so versions run in two lanes side by side, each version's output
+# printed whole when it is done.  Exits non-zero if anything failed; ends with
+# a one-line verdict per version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pythons.sh
@@ -20,43 +30,85 @@ python_on() {
     esac
 }
 
-# pytest_on VERSION ARGS...: run pytest under that Python.
-pytest_on() {
-    local version=$1
-    shift
-    python_on "$version" -m pytest "$@"
+# check_version VERSION: every per-version check; the verdict goes to
+# .cache/verdict-VERSION, the output to .cache/test-VERSION.log.
+check_version() {
+    local version=$1 verdict=""
+    {
+        echo "=== Python $version: our tests ==="
+        if python_on "$version" -m pytest tests -p no:cacheprovider -q; then
+            verdict="tests passed"
+        else
+            verdict="tests FAILED"
+        fi
+        if [ "${TRIOLOOP_CONFORMANCE:-1}" != 0 ]; then
+            echo "=== Python $version: CPython's test_asyncio on trioloop ==="
+            if python_on "$version" tests/conformance/run.py \
+                --conformance-json=".cache/conformance-$version.json"; then
+                verdict+=", conformance passed"
+            else
+                verdict+=", conformance FAILED"
+            fi
+        fi
+        if [ "${TRIOLOOP_STRESS:-1}" != 0 ]; then
+            echo "=== Python $version: stress (quick) ==="
+            if python_on "$version" -m tests.stress --quick \
+                --json ".cache/stress-$version.json"; then
+                verdict+=", stress passed"
+            else
+                verdict+=", stress FAILED"
+            fi
+        fi
+        echo "$verdict" > ".cache/verdict-$version"
+    } > ".cache/test-$version.log" 2>&1
+    cat ".cache/test-$version.log"
 }
 
-# conformance_on VERSION: CPython's own test_asyncio of that Python on
-# trioloop (tests/conformance/run.py; counts in .cache/conformance-VERSION.json;
-# 4-9 minutes per version). TRIOLOOP_CONFORMANCE=0 leaves it out.
-conformance_on() {
-    python_on "$1" tests/conformance/run.py --conformance-json=".cache/conformance-$1.json"
+lane() {
+    for version in "$@"; do check_version "$version"; done
 }
+
+mkdir -p .cache
+rm -f .cache/verdict-*
 
 # PostgreSQL and Redis for the examples' tests (installed and started on
 # loopback if needed); the 3.14/3.15 chroot sees them through TRIOLOOP_PASSENV.
 eval "$(bash scripts/services.sh)"
 export TRIOLOOP_PASSENV="TRIOLOOP_PG_DSN TRIOLOOP_REDIS_URL"
 
-declare -A verdict
-status=0
+# Prepare the venvs and the chroot first, one at a time (pip and debootstrap
+# are not safe to run twice at once).
 for version in "${versions[@]}"; do
-    echo "=== Python $version ==="
-    if pytest_on "$version" tests -p no:cacheprovider -q; then
-        verdict[$version]=passed
-    else
-        verdict[$version]=FAILED
-        status=1
-    fi
-    [ "${TRIOLOOP_CONFORMANCE:-1}" != 0 ] || continue  # TRIOLOOP_CONFORMANCE=0: skip it
-    echo "=== Python $version: CPython's test_asyncio on trioloop ==="
-    if conformance_on "$version"; then
-        verdict[$version]+=", conformance passed"
-    else
-        verdict[$version]+=", conformance FAILED"
-        status=1
-    fi
+    case $version in
+        3.14|3.15) scripts/newest-pythons.sh setup ;;
+        *) venv_for "$version" > /dev/null ;;
+    esac
 done
-for version in "${versions[@]}"; do echo "Python $version: ${verdict[$version]}"; done
+
+lane_a=() lane_b=()
+for i in "${!versions[@]}"; do
+    if (( i % 2 == 0 )); then lane_a+=("${versions[$i]}"); else lane_b+=("${versions[$i]}"); fi
+done
+lane "${lane_a[@]}" &
+if [ ${#lane_b[@]} -gt 0 ]; then lane "${lane_b[@]}" & fi
+wait
+
+status=0
+checks=""
+if [ "${TRIOLOOP_CHECKS:-1}" != 0 ]; then
+    echo "=== lint, docs, wheel ==="
+    if bash scripts/lint.sh && bash scripts/docs.sh -q && bash scripts/check-wheel.sh; then
+        checks="lint, docs and wheel passed"
+    else
+        checks="lint, docs or wheel FAILED"
+        status=1
+    fi
+fi
+
+for version in "${versions[@]}"; do
+    verdict=$(cat ".cache/verdict-$version" 2>/dev/null || echo "did not finish")
+    echo "Python $version: $verdict"
+    case $verdict in *FAILED*|"did not finish") status=1 ;; esac
+done
+[ -z "$checks" ] || echo "$checks"
 exit $status
