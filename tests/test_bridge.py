@@ -539,11 +539,14 @@ def test_failing_trio_nursery_child_cancels_the_asyncio_block():
 
 def test_trio_cancel_scope_used_from_asyncio():
     async def aio_main():
-        async with trio_as_aio(trio_cancel_scope_manager(0.01)) as scope:
+        async with trio_as_aio(trio_cancel_scope_manager(60)) as scope:
             await asyncio.sleep(0.001)
-        return scope.cancelled_caught
+        not_expired = scope.cancelled_caught
+        async with trio_as_aio(trio_cancel_scope_manager(0.01)) as scope:
+            await asyncio.sleep(3600)  # the Trio deadline cancels this block
+        return not_expired, scope.cancelled_caught
 
-    assert trioloop.run(aio_main()) is False
+    assert trioloop.run(aio_main()) == (False, True)
 
 
 from contextlib import asynccontextmanager  # noqa: E402
