@@ -359,6 +359,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if __package__ in (None, ""):  # python tests/stress/run.py
-        sys.path.insert(0, REPO)
     sys.exit(main())
