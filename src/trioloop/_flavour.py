@@ -22,8 +22,6 @@ asyncio work, so Ctrl+C behaves as it would without the guard.
 from __future__ import annotations
 
 from asyncio import AbstractEventLoop, events
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import sniffio
@@ -71,20 +69,29 @@ class NotATrioTask:
         return "<asyncio code running on trioloop (not a Trio task)>"
 
 
-@contextmanager
-def asyncio_flavour(loop: AbstractEventLoop) -> Iterator[None]:
-    """Run the block as asyncio code of ``loop``, then restore Trio's view."""
-    prev_loop = events._get_running_loop()
-    prev_library = _state.name
-    prev_task = getattr(trio_run_context, "task", None)
-    events._set_running_loop(loop)
-    _state.name = "asyncio"
-    if prev_task is not None:
-        trio_run_context.task = NotATrioTask(prev_task)
-    try:
-        yield
-    finally:
-        if prev_task is not None:
-            trio_run_context.task = prev_task
-        _state.name = prev_library
-        events._set_running_loop(prev_loop)
+class asyncio_flavour:
+    """Run the block as asyncio code of ``loop``, then restore Trio's view.
+
+    A class rather than a generator-based context manager: it sits on the
+    path of every call from Trio into asyncio, where that was measurable.
+    """
+
+    __slots__ = ("loop", "prev_library", "prev_loop", "prev_task")
+
+    def __init__(self, loop: AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def __enter__(self) -> None:
+        self.prev_loop = events._get_running_loop()
+        self.prev_library = _state.name
+        self.prev_task = getattr(trio_run_context, "task", None)
+        events._set_running_loop(self.loop)
+        _state.name = "asyncio"
+        if self.prev_task is not None:
+            trio_run_context.task = NotATrioTask(self.prev_task)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.prev_task is not None:
+            trio_run_context.task = self.prev_task
+        _state.name = self.prev_library
+        events._set_running_loop(self.prev_loop)

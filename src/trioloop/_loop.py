@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+import heapq
 import inspect
 import signal
 import sys
@@ -60,6 +61,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         _thread_id: int | None
         _task_factory: Any
         _ready: collections.deque[asyncio.Handle]
+        _scheduled: list[asyncio.TimerHandle]
         _signal_handlers: dict[int, asyncio.Handle]
 
         def _check_closed(self) -> None: ...
@@ -134,9 +136,19 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         *args: Any,
         context: Context | None = None,
     ) -> asyncio.TimerHandle:
-        timer = super().call_at(when, callback, *args, context=context)
+        # Written out like call_soon (not a super() call): every asyncio
+        # timeout and sleep comes through here.
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = events.TimerHandle(when, callback, args, self, context)
         if timer._source_traceback:  # type: ignore[attr-defined]
             del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True  # type: ignore[attr-defined]
         if self._parked:
             self._write_to_self()
         return timer
