@@ -120,7 +120,9 @@ async def observe(call: Callable[[], Any]) -> str:
             outcome = "ok"
         except Exception as exc:
             outcome = describe(exc)
-    return outcome + "".join(f" +{w.category.__name__}" for w in caught if w.category is not ResourceWarning)
+    return outcome + "".join(
+        f" +{w.category.__name__}" for w in caught if w.category is not ResourceWarning
+    )
 
 
 def _dispose(value: Any) -> None:
@@ -140,13 +142,18 @@ async def good_calls_work() -> None:
     timer = loop.create_future()
     loop.call_later(0.001, timer.set_result, 2)
     assert await asyncio.wait_for(timer, WAIT) == 2
-    assert await asyncio.wait_for(asyncio.ensure_future(asyncio.sleep(0.001, 3)), WAIT) == 3
+    assert (
+        await asyncio.wait_for(asyncio.ensure_future(asyncio.sleep(0.001, 3)), WAIT)
+        == 3
+    )
 
 
 # -- running a case on each loop ------------------------------------------------------------
 
 
-def run_sync(factory: Callable[[], asyncio.AbstractEventLoop], coro: Any, debug: bool) -> Any:
+def run_sync(
+    factory: Callable[[], asyncio.AbstractEventLoop], coro: Any, debug: bool
+) -> Any:
     loop = factory()
     loop.set_debug(debug)
     try:
@@ -177,7 +184,9 @@ LoopCase = Callable[[asyncio.AbstractEventLoop, Scratch], Any]
 def _running_case(case: LoopCase, debug: bool, handled: list[str]) -> Any:
     async def main() -> str:
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(lambda _, ctx: handled.append(describe(ctx.get("exception"))))
+        loop.set_exception_handler(
+            lambda _, ctx: handled.append(describe(ctx.get("exception")))
+        )
         scratch = Scratch()
         try:
             outcome = await observe(lambda: case(loop, scratch))
@@ -225,9 +234,13 @@ CLOSED: dict[str, LoopCase] = {
     "add_writer": lambda loop, s: loop.add_writer(s.pipe_fd(), _cb),
     "add_signal_handler": lambda loop, s: loop.add_signal_handler(signal.SIGUSR1, _cb),
     "remove_signal_handler": lambda loop, s: loop.remove_signal_handler(signal.SIGUSR1),
-    "set_default_executor": lambda loop, s: loop.set_default_executor(concurrent.futures.ThreadPoolExecutor()),
+    "set_default_executor": lambda loop, s: loop.set_default_executor(
+        concurrent.futures.ThreadPoolExecutor()
+    ),
     "sock_recv": lambda loop, s: loop.sock_recv(s.sock(), 1),
-    "create_connection": lambda loop, s: loop.create_connection(asyncio.Protocol, "127.0.0.1", 1),
+    "create_connection": lambda loop, s: loop.create_connection(
+        asyncio.Protocol, "127.0.0.1", 1
+    ),
     "time": lambda loop, s: loop.time(),
     "close again": lambda loop, s: loop.close(),
     "is_running": lambda loop, s: loop.is_running(),
@@ -235,7 +248,9 @@ CLOSED: dict[str, LoopCase] = {
 
 
 def on_closed_loop(flavour: str, case: LoopCase) -> str:
-    loop = asyncio.new_event_loop() if flavour == "asyncio" else trioloop.new_event_loop()
+    loop = (
+        asyncio.new_event_loop() if flavour == "asyncio" else trioloop.new_event_loop()
+    )
     loop.close()
     scratch = Scratch()
     try:
@@ -266,7 +281,9 @@ WRONG_THREAD: dict[str, LoopCase] = {
 def _from_thread(case: LoopCase) -> LoopCase:
     def run_in_thread(loop: asyncio.AbstractEventLoop, scratch: Scratch) -> None:
         result: list[str] = []
-        thread = threading.Thread(target=lambda: result.append(observe_sync(lambda: case(loop, scratch))))
+        thread = threading.Thread(
+            target=lambda: result.append(observe_sync(lambda: case(loop, scratch)))
+        )
         thread.start()
         thread.join(WAIT)
         assert result, "the call from another thread hung"
@@ -297,7 +314,9 @@ def test_wrong_thread_in_debug_mode(name: str, flavour: str) -> None:
 
     got, want = seen(flavour), seen("asyncio")
     assert got == want
-    assert want[0] != "ok" or "allowed" in name, "stock asyncio accepted it: the case tests nothing"
+    assert want[0] != "ok" or "allowed" in name, (
+        "stock asyncio accepted it: the case tests nothing"
+    )
 
 
 # -- 3. wrong argument types and values, running loop ------------------------------------------
@@ -322,44 +341,70 @@ BAD_ARGS: dict[str, LoopCase] = {
     "run_in_executor(non-callable)": lambda loop, s: loop.run_in_executor(None, 1),  # type: ignore[arg-type]
     "run_in_executor(bad executor)": lambda loop, s: loop.run_in_executor(1, _cb),  # type: ignore[arg-type]
     "set_default_executor(int)": lambda loop, s: loop.set_default_executor(1),
-    "set_default_executor(failing shutdown)": lambda loop, s: loop.set_default_executor(BrokenExecutor()),
+    "set_default_executor(failing shutdown)": lambda loop, s: loop.set_default_executor(
+        BrokenExecutor()
+    ),
     "add_reader(-1)": lambda loop, s: loop.add_reader(-1, _cb),
     "add_reader(str)": lambda loop, s: loop.add_reader("x", _cb),  # type: ignore[arg-type]
     "add_reader(closed socket)": lambda loop, s: loop.add_reader(s.closed_sock(), _cb),
     "add_writer(object)": lambda loop, s: loop.add_writer(object(), _cb),  # type: ignore[arg-type]
     "remove_writer(-1)": lambda loop, s: loop.remove_writer(-1),
-    "add_signal_handler(SIGKILL)": lambda loop, s: loop.add_signal_handler(signal.SIGKILL, _cb),
+    "add_signal_handler(SIGKILL)": lambda loop, s: loop.add_signal_handler(
+        signal.SIGKILL, _cb
+    ),
     "add_signal_handler(0)": lambda loop, s: loop.add_signal_handler(0, _cb),
     "add_signal_handler(99999)": lambda loop, s: loop.add_signal_handler(99999, _cb),
-    "add_signal_handler(coroutine fn)": lambda loop, s: loop.add_signal_handler(signal.SIGUSR1, _coro_fn),
+    "add_signal_handler(coroutine fn)": lambda loop, s: loop.add_signal_handler(
+        signal.SIGUSR1, _coro_fn
+    ),
     "remove_signal_handler(str)": lambda loop, s: loop.remove_signal_handler("x"),  # type: ignore[arg-type]
-    "sock_recv(blocking socket)": lambda loop, s: loop.sock_recv(s.sock(blocking=True), 1),
+    "sock_recv(blocking socket)": lambda loop, s: loop.sock_recv(
+        s.sock(blocking=True), 1
+    ),
     "sock_recv(closed socket)": lambda loop, s: loop.sock_recv(s.closed_sock(), 1),
     "sock_sendall(str)": lambda loop, s: loop.sock_sendall(s.sock(), "text"),  # type: ignore[arg-type]
     "sock_connect(bad address)": lambda loop, s: loop.sock_connect(s.sock(), "nowhere"),
     "sock_accept(unbound)": lambda loop, s: loop.sock_accept(s.sock()),
-    "create_connection(no host, no sock)": lambda loop, s: loop.create_connection(asyncio.Protocol),
-    "create_connection(refused)": lambda loop, s: loop.create_connection(asyncio.Protocol, "127.0.0.1", 1),
+    "create_connection(no host, no sock)": lambda loop, s: loop.create_connection(
+        asyncio.Protocol
+    ),
+    "create_connection(refused)": lambda loop, s: loop.create_connection(
+        asyncio.Protocol, "127.0.0.1", 1
+    ),
     "create_connection(host and sock)": lambda loop, s: loop.create_connection(
         asyncio.Protocol, "127.0.0.1", 1, sock=s.sock()
     ),
-    "create_connection(port str)": lambda loop, s: loop.create_connection(asyncio.Protocol, "127.0.0.1", "x"),
-    "create_server(port -1)": lambda loop, s: loop.create_server(asyncio.Protocol, "127.0.0.1", -1),
-    "create_server(ssl not a context)": lambda loop, s: loop.create_server(asyncio.Protocol, "127.0.0.1", 0, ssl=1),
-    "create_datagram_endpoint(no address)": lambda loop, s: loop.create_datagram_endpoint(asyncio.DatagramProtocol),
+    "create_connection(port str)": lambda loop, s: loop.create_connection(
+        asyncio.Protocol, "127.0.0.1", "x"
+    ),
+    "create_server(port -1)": lambda loop, s: loop.create_server(
+        asyncio.Protocol, "127.0.0.1", -1
+    ),
+    "create_server(ssl not a context)": lambda loop, s: loop.create_server(
+        asyncio.Protocol, "127.0.0.1", 0, ssl=1
+    ),
+    "create_datagram_endpoint(no address)": lambda loop, s: (
+        loop.create_datagram_endpoint(asyncio.DatagramProtocol)
+    ),
     "create_unix_connection(missing path)": lambda loop, s: loop.create_unix_connection(
         asyncio.Protocol, "/nonexistent/trioloop.sock"
     ),
     "subprocess_exec(missing program)": lambda loop, s: loop.subprocess_exec(
         asyncio.SubprocessProtocol, "/nonexistent/program"
     ),
-    "subprocess_shell(list)": lambda loop, s: loop.subprocess_shell(asyncio.SubprocessProtocol, ["ls"]),
+    "subprocess_shell(list)": lambda loop, s: loop.subprocess_shell(
+        asyncio.SubprocessProtocol, ["ls"]
+    ),
     "subprocess_exec(text=True)": lambda loop, s: loop.subprocess_exec(
         asyncio.SubprocessProtocol, sys.executable, "-c", "pass", text=True
     ),
-    "connect_read_pipe(socket)": lambda loop, s: loop.connect_read_pipe(asyncio.Protocol, s.sock()),
+    "connect_read_pipe(socket)": lambda loop, s: loop.connect_read_pipe(
+        asyncio.Protocol, s.sock()
+    ),
     "getaddrinfo(int host)": lambda loop, s: loop.getaddrinfo(1, None),
-    "run_until_complete(while running)": lambda loop, s: loop.run_until_complete(s.coro()),
+    "run_until_complete(while running)": lambda loop, s: loop.run_until_complete(
+        s.coro()
+    ),
     "run_forever(while running)": lambda loop, s: loop.run_forever(),
     "close(while running)": lambda loop, s: loop.close(),
     "another loop's run_until_complete": lambda loop, s: _other_loop_run(s),
@@ -396,17 +441,26 @@ ISOLATED = {
 #: Known trioloop bugs (docs/reliability.md): (case, flavour) -> (reason,
 #: strict).  Remove an entry when fixed; a non-strict one has a fix under way.
 KNOWN_BUGS = {
-    ("call_at(str)", "trioloop-hosted"): ("bug 4: a loop failure ends trioloop.run() in an ExceptionGroup", True),
+    ("call_at(str)", "trioloop-hosted"): (
+        "bug 4: a loop failure ends trioloop.run() in an ExceptionGroup",
+        True,
+    ),
     # stock 3.13 fails in epoll.poll(nan); older versions run the timer at once
     ("call_later(nan)", "trioloop-hosted"): ("bug 4 (3.13+)", False),
-    ("set_default_executor(failing shutdown)", "trioloop-hosted"): ("bug 5: a failing clean-up hangs trioloop.run()", True),
+    ("set_default_executor(failing shutdown)", "trioloop-hosted"): (
+        "bug 5: a failing clean-up hangs trioloop.run()",
+        True,
+    ),
     # 3.10 accepts a non-executor (with a DeprecationWarning): bug 5 again
     ("set_default_executor(int)", "trioloop-hosted"): ("bug 5 (3.10)", False),
 }
 
 #: Stock asyncio bugs that make the reference meaningless: (case, Python) -> why.
 STOCK_BUGS = {
-    ("run_forever(while running)", (3, 13, 0)): "CPython 3.13.0: run_forever() on a running loop breaks that loop",
+    (
+        "run_forever(while running)",
+        (3, 13, 0),
+    ): "CPython 3.13.0: run_forever() on a running loop breaks that loop",
 }
 
 CHILD_LIMIT = 8.0
@@ -421,11 +475,16 @@ def in_child(flavour: str, name: str, debug: bool) -> tuple[str, list[str]]:
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     argv = [sys.executable, "-c", CHILD, flavour, name, "debug" if debug else ""]
     try:
-        done = subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=CHILD_LIMIT)
+        done = subprocess.run(
+            argv, cwd=repo, capture_output=True, text=True, timeout=CHILD_LIMIT
+        )
     except subprocess.TimeoutExpired:
         return f"HANG (killed after {CHILD_LIMIT} s)", []
     if done.returncode != 0:
-        return f"child exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}", []
+        return (
+            f"child exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}",
+            [],
+        )
     outcome, handled = json.loads(done.stdout.strip().splitlines()[-1])
     return outcome, handled
 
@@ -436,7 +495,9 @@ def _bad_arg_params() -> list[Any]:
         for flavour in FLAVOURS:
             bug = KNOWN_BUGS.get((name, flavour))
             marks = [pytest.mark.xfail(strict=bug[1], reason=bug[0])] if bug else []
-            params.append(pytest.param(name, flavour, id=f"{name}-{flavour}", marks=marks))
+            params.append(
+                pytest.param(name, flavour, id=f"{name}-{flavour}", marks=marks)
+            )
     return params
 
 
@@ -451,7 +512,10 @@ def test_bad_arguments(name: str, flavour: str) -> None:
             got, want = in_child(flavour, name, debug), in_child("asyncio", name, debug)
         else:
             case = BAD_ARGS[name]
-            got, want = on_running_loop(flavour, case, debug), on_running_loop("asyncio", case, debug)
+            got, want = (
+                on_running_loop(flavour, case, debug),
+                on_running_loop("asyncio", case, debug),
+            )
         assert (got, debug) == (want, debug)
 
 
@@ -491,7 +555,10 @@ def test_run_until_complete_inside_open_loop_is_a_clear_error() -> None:
             with pytest.raises(RuntimeError, match="aio_as_trio"):
                 loop.run_until_complete(coro)
             coro.close()
-            assert await trioloop.aio_as_trio(asyncio.sleep)(0, "still fine") == "still fine"
+            assert (
+                await trioloop.aio_as_trio(asyncio.sleep)(0, "still fine")
+                == "still fine"
+            )
 
     trio.run(main)
 
@@ -499,8 +566,12 @@ def test_run_until_complete_inside_open_loop_is_a_clear_error() -> None:
 NESTED: dict[str, Callable[[Scratch], Any]] = {
     "asyncio.run": lambda s: asyncio.run(s.coro()),
     "trioloop.run": lambda s: trioloop.run(s.coro()),
-    "new trioloop's run_until_complete": lambda s: _run_closing(trioloop.new_event_loop(), s),
-    "new asyncio loop's run_until_complete": lambda s: _run_closing(asyncio.new_event_loop(), s),
+    "new trioloop's run_until_complete": lambda s: _run_closing(
+        trioloop.new_event_loop(), s
+    ),
+    "new asyncio loop's run_until_complete": lambda s: _run_closing(
+        asyncio.new_event_loop(), s
+    ),
 }
 
 

@@ -49,7 +49,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import trio
 import trio.testing
@@ -58,7 +58,16 @@ from hypothesis import strategies as st
 
 import trioloop
 
-__all__ = ["STATS", "Node", "Unpredictable", "check_tree", "check_drawn_tree", "describe", "fuzz_settings", "trees"]
+__all__ = [
+    "STATS",
+    "Node",
+    "Unpredictable",
+    "check_tree",
+    "check_drawn_tree",
+    "describe",
+    "fuzz_settings",
+    "trees",
+]
 
 INF = math.inf
 #: Timed elements per tree: each gets its own power of two (2**-1 .. 2**-K).
@@ -72,7 +81,11 @@ HAS_ASYNCIO_TIMEOUT = sys.version_info >= (3, 11)
 
 TRIO_GUARDS = ("move_on", "fail_after")
 #: ``cancel`` needs ``Task.cancelling()`` (3.11+) to tell whose cancel it is.
-AIO_GUARDS = ("timeout", "timeout_raise", "cancel") if HAS_ASYNCIO_TIMEOUT else ("timeout", "timeout_raise")
+AIO_GUARDS = (
+    ("timeout", "timeout_raise", "cancel")
+    if HAS_ASYNCIO_TIMEOUT
+    else ("timeout", "timeout_raise")
+)
 CAUGHT = {"move_on", "timeout", "cancel"}
 
 
@@ -97,7 +110,7 @@ class Call:
     guard: Guard | None
 
 
-Step = Union[Sleep, Call]
+Step = Sleep | Call
 
 
 @dataclass(frozen=True)
@@ -117,7 +130,9 @@ class Node:
         return nodes
 
     def depth(self) -> int:
-        return 1 + max((s.child.depth() for s in self.steps if isinstance(s, Call)), default=0)
+        return 1 + max(
+            (s.child.depth() for s in self.steps if isinstance(s, Call)), default=0
+        )
 
 
 def describe(node: Node, indent: str = "") -> str:
@@ -162,7 +177,9 @@ def trees(draw: Any) -> Node:
             if depth < MAX_DEPTH and ids[0] < MAX_NODES and draw(st.booleans()):
                 guard = None
                 if draw(st.booleans()):
-                    kind = draw(st.sampled_from(TRIO_GUARDS if side == "trio" else AIO_GUARDS))
+                    kind = draw(
+                        st.sampled_from(TRIO_GUARDS if side == "trio" else AIO_GUARDS)
+                    )
                     delay = timed(draw(st.integers(0, 30)))
                     if delay is not None:
                         guard = Guard(ids[1], kind, delay)
@@ -171,10 +188,18 @@ def trees(draw: Any) -> Node:
                 steps.append(Call(child, guard))
             else:
                 how = draw(st.sampled_from(("checkpoint", "timed", "timed", "forever")))
-                delay = 0.0 if how == "checkpoint" else INF if how == "forever" else timed(draw(st.integers(0, 30)))
+                delay = (
+                    0.0
+                    if how == "checkpoint"
+                    else INF
+                    if how == "forever"
+                    else timed(draw(st.integers(0, 30)))
+                )
                 steps.append(Sleep(delay if delay is not None else 0.0))
         raises = draw(st.integers(0, 3)) == 0
-        cleanup = timed(draw(st.integers(0, 10))) if draw(st.integers(0, 2)) == 0 else None
+        cleanup = (
+            timed(draw(st.integers(0, 10))) if draw(st.integers(0, 2)) == 0 else None
+        )
         raise_on_cancel = draw(st.integers(0, 3)) == 0
         return Node(nid, side, tuple(steps), raises, cleanup or 0.0, raise_on_cancel)
 
@@ -211,7 +236,9 @@ class Model:
     @staticmethod
     def race(a: float, b: float) -> None:
         if a == b and a != INF:
-            raise AssertionError(f"tie at {a}: the fractions should make this impossible")
+            raise AssertionError(
+                f"tie at {a}: the fractions should make this impossible"
+            )
 
     def node(self, node: Node, start: float, cancel_at: float) -> Result:
         """Run ``node`` from ``start``; its caller's cancellation (through the
@@ -234,7 +261,12 @@ class Model:
             self.race(deadline, cancel_at)
             child = self.node(step.child, t, min(cancel_at, deadline))
             t = child.end
-            if not HAS_ASYNCIO_TIMEOUT and guard is not None and node.side == "aio" and cancel_at <= t:
+            if (
+                not HAS_ASYNCIO_TIMEOUT
+                and guard is not None
+                and node.side == "aio"
+                and cancel_at <= t
+            ):
                 # 3.10's wait_for, cancelled from outside, stops waiting for a
                 # call it already timed out, and drops an error the call
                 # raises while cancelled: stock behaviour the model leaves out.
@@ -260,7 +292,11 @@ class Model:
             results.append(seen[1])
         body_end = t
         if outcome is None:
-            outcome = ("error", ("node", node.id)) if node.raises else ("value", (node.id, tuple(results)))
+            outcome = (
+                ("error", ("node", node.id))
+                if node.raises
+                else ("value", (node.id, tuple(results)))
+            )
         elif outcome is CANCELLED and node.raise_on_cancel:
             outcome = ("error", ("node", node.id))
 
@@ -333,7 +369,11 @@ async def trio_node(node: Node, rec: Record) -> Any:
             results = []
             for step in node.steps:
                 if isinstance(step, Sleep):
-                    await (trio.sleep_forever() if step.delay == INF else trio.sleep(step.delay))
+                    await (
+                        trio.sleep_forever()
+                        if step.delay == INF
+                        else trio.sleep(step.delay)
+                    )
                 else:
                     results.append(await trio_call(step, rec))
             if node.raises:
@@ -381,7 +421,11 @@ async def aio_node(node: Node, rec: Record) -> Any:
             results = []
             for step in node.steps:
                 if isinstance(step, Sleep):
-                    await (loop.create_future() if step.delay == INF else asyncio.sleep(step.delay))
+                    await (
+                        loop.create_future()
+                        if step.delay == INF
+                        else asyncio.sleep(step.delay)
+                    )
                 else:
                     results.append(await aio_call(step, rec))
             if node.raises:
@@ -462,7 +506,9 @@ def run_tree(root: Node) -> Observed:
     async def main() -> Observed:
         async with trioloop.open_loop() as loop:
             reports: list[str] = []
-            loop.set_exception_handler(lambda _, ctx: reports.append(str(ctx.get("message"))))
+            loop.set_exception_handler(
+                lambda _, ctx: reports.append(str(ctx.get("message")))
+            )
             assert loop._nursery is not None
             trio_tasks_before = set(loop._nursery.child_tasks)
             outcome: tuple[str, Any]
@@ -481,7 +527,9 @@ def run_tree(root: Node) -> Observed:
                 record=rec,
                 hung=watchdog.cancelled_caught,
                 tasks_left=[repr(t) for t in asyncio.all_tasks(loop)],
-                trio_tasks_left=[t.name for t in set(loop._nursery.child_tasks) - trio_tasks_before],
+                trio_tasks_left=[
+                    t.name for t in set(loop._nursery.child_tasks) - trio_tasks_before
+                ],
                 handler_calls=reports,
             )
 
@@ -516,7 +564,9 @@ def check_tree(root: Node) -> None:
     if seen.hung:
         problems.append("HANG: the run never finished (virtual watchdog fired)")
     if seen.root != (expected.kind, expected.payload):
-        problems.append(f"root outcome {seen.root}, model says {(expected.kind, expected.payload)}")
+        problems.append(
+            f"root outcome {seen.root}, model says {(expected.kind, expected.payload)}"
+        )
     if seen.end != expected.end:
         problems.append(f"root ended at t={seen.end:g}, model says {expected.end:g}")
     for node in root.walk():
@@ -531,7 +581,9 @@ def check_tree(root: Node) -> None:
         got_start = seen.record.starts.get(node.id)
         got_end = seen.record.ends.get(node.id)
         if got_start != want[0]:
-            problems.append(f"node {node.id} started at {got_start}, model says {want[0]:g}")
+            problems.append(
+                f"node {node.id} started at {got_start}, model says {want[0]:g}"
+            )
         if got_end is None:
             problems.append(f"node {node.id} never ended")
         elif got_end != (want[1], want[2], want[3]):
@@ -539,7 +591,9 @@ def check_tree(root: Node) -> None:
     if seen.tasks_left:
         problems.append(f"asyncio tasks left: {seen.tasks_left}")
     if seen.trio_tasks_left:
-        problems.append(f"Trio tasks left in the loop's nursery: {seen.trio_tasks_left}")
+        problems.append(
+            f"Trio tasks left in the loop's nursery: {seen.trio_tasks_left}"
+        )
     if seen.handler_calls:
         problems.append(f"loop exception handler called: {seen.handler_calls}")
     STATS.examples += 1
@@ -548,7 +602,11 @@ def check_tree(root: Node) -> None:
     STATS.cancelled_calls += model.cancelled_calls
     STATS.outcomes[expected.kind] = STATS.outcomes.get(expected.kind, 0) + 1
     if problems:
-        raise AssertionError("\n".join(["bridge fuzz: run differs from the model:", *problems, describe(root)]))
+        raise AssertionError(
+            "\n".join(
+                ["bridge fuzz: run differs from the model:", *problems, describe(root)]
+            )
+        )
 
 
 def check_drawn_tree(root: Node) -> None:
@@ -583,6 +641,8 @@ settings.register_profile(
 
 
 def fuzz_settings(examples: int) -> settings:
-    profile = os.environ.get("TRIOLOOP_FUZZ_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+    profile = os.environ.get("TRIOLOOP_FUZZ_PROFILE") or (
+        "ci" if os.environ.get("CI") else "dev"
+    )
     count = int(os.environ.get("TRIOLOOP_FUZZ_EXAMPLES", examples))
     return settings(settings.get_profile(profile), max_examples=count)

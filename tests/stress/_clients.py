@@ -53,12 +53,17 @@ async def main(args: argparse.Namespace) -> None:
     await wait_line()
     rest, failed = await open_many(args.port, args.conns - args.warm, args.parallel)
     conns = warm + rest
-    print(f"CONNECTED {len(conns)} {failed + failed_warm} {time.monotonic() - started:.3f}", flush=True)
+    print(
+        f"CONNECTED {len(conns)} {failed + failed_warm} {time.monotonic() - started:.3f}",
+        flush=True,
+    )
     await wait_line()
     started = time.monotonic()
     checks = await asyncio.gather(
         *(
-            exchange_asyncio(r, w, chunks(random.Random(args.seed + i), args.bytes, args.largest))
+            exchange_asyncio(
+                r, w, chunks(random.Random(args.seed + i), args.bytes, args.largest)
+            )
             for i, (r, w) in enumerate(conns)
         ),
         return_exceptions=True,

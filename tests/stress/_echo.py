@@ -117,7 +117,10 @@ class Exchange:
             self.corrupted += 1
             if self.first_mismatch is None:
                 expected = bytes(self.pending[:n])
-                at = next((i for i in range(min(n, len(expected))) if expected[i] != data[i]), len(expected))
+                at = next(
+                    (i for i in range(min(n, len(expected))) if expected[i] != data[i]),
+                    len(expected),
+                )
                 self.first_mismatch = self.ok + at
         del self.pending[:n]
         self.ok += n
@@ -176,6 +179,8 @@ def summarize(checks: list[Exchange | BaseException]) -> dict[str, Any]:
         "bytes_ok": sum(c.ok for c in done),
         "bytes_lost": sum(c.lost for c in done),
         "corrupted_reads": sum(c.corrupted for c in done),
-        "first_mismatch": next((c.first_mismatch for c in done if c.first_mismatch is not None), None),
+        "first_mismatch": next(
+            (c.first_mismatch for c in done if c.first_mismatch is not None), None
+        ),
         "client_errors": failures,
     }

@@ -143,7 +143,9 @@ class Resources:
         leaks = []
         extra_fds = self.fds - baseline.fds
         if extra_fds:
-            leaks.append(f"fds {sorted(extra_fds)[:10]} ({len(extra_fds)} more than baseline)")
+            leaks.append(
+                f"fds {sorted(extra_fds)[:10]} ({len(extra_fds)} more than baseline)"
+            )
         if self.threads > baseline.threads:
             leaks.append(f"threads {self.threads} > baseline {baseline.threads}")
         extra_children = set(self.children) - set(baseline.children)
@@ -242,7 +244,11 @@ def main(scenario: Callable[[str, str], Outcome]) -> None:
     except BaseException:
         outcome = Outcome(problems=["crashed: " + traceback.format_exc(limit=8)])
     outcome.figures.setdefault("seconds", round(time.monotonic() - started, 2))
-    report = {"figures": outcome.figures, "problems": outcome.problems, "ok": not outcome.problems}
+    report = {
+        "figures": outcome.figures,
+        "problems": outcome.problems,
+        "ok": not outcome.problems,
+    }
     text = json.dumps(report, indent=1, default=str)
     if args.result:
         with open(args.result, "w") as out:
@@ -255,7 +261,9 @@ def main(scenario: Callable[[str, str], Outcome]) -> None:
     os._exit(0 if not outcome.problems else 1)
 
 
-async def gather_bounded(limit: int, factories: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
+async def gather_bounded(
+    limit: int, factories: list[Callable[[], Awaitable[Any]]]
+) -> list[Any]:
     """Run ``factories`` with at most ``limit`` in flight; exceptions are returned."""
     semaphore = asyncio.Semaphore(limit)
 

@@ -77,7 +77,11 @@ def slow_reader(port: int, total: int, rate: float) -> dict[str, Any]:
         if ahead > 0:
             time.sleep(ahead)
     sock.close()
-    return {"bytes": got, "sha256": digest.hexdigest(), "seconds": time.monotonic() - start}
+    return {
+        "bytes": got,
+        "sha256": digest.hexdigest(),
+        "seconds": time.monotonic() - start,
+    }
 
 
 def fast_writer(port: int, total: int) -> dict[str, Any]:
@@ -96,7 +100,11 @@ def fast_writer(port: int, total: int) -> dict[str, Any]:
     sock.shutdown(socket.SHUT_WR)
     read_to_eof(sock)
     sock.close()
-    return {"bytes": sent, "sha256": digest.hexdigest(), "seconds": time.monotonic() - start}
+    return {
+        "bytes": sent,
+        "sha256": digest.hexdigest(),
+        "seconds": time.monotonic() - start,
+    }
 
 
 # -- faults ----------------------------------------------------------------------
@@ -253,7 +261,10 @@ def fault_tls(port: int, count: int, cafile: str) -> dict[str, Any]:
             results.append(f"stall:{how}")
             sock.close()
     context = ssl.create_default_context(cafile=cafile)
-    with connect(port) as raw, context.wrap_socket(raw, server_hostname="localhost") as tls:
+    with (
+        connect(port) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
         tls.sendall(b"ping\n")
         good = tls.recv(100) == b"ping\n"
     return {"results": results, "good_client_served": good}

@@ -142,7 +142,14 @@ SCENARIOS = [
         {"quick": 180, "full": 180},
         [("passed", "passed", "{:.0f}"), ("failed", "failed", "{:.0f}")],
         impls=("trioloop",),
-        command=["-m", "pytest", "tests/test_bad_input.py", "-q", "-p", "no:cacheprovider"],
+        command=[
+            "-m",
+            "pytest",
+            "tests/test_bad_input.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
     ),
 ]
 
@@ -188,9 +195,14 @@ def run_one(scenario: Scenario, impl: str, mode: str, python: str) -> dict[str, 
             with open(result_file) as f:
                 report = json.load(f)
         else:
-            report = {"figures": {}, "problems": [f"no result (exit status {returncode})"]}
+            report = {
+                "figures": {},
+                "problems": [f"no result (exit status {returncode})"],
+            }
     if hung:
-        report["problems"] = [f"HANG: killed after {limit:.0f} s"] + report.get("problems", [])
+        report["problems"] = [f"HANG: killed after {limit:.0f} s"] + report.get(
+            "problems", []
+        )
     report["ok"] = not report.get("problems") and returncode == 0 and not hung
     if returncode != 0 and not report.get("problems"):
         report["problems"] = [f"exit status {returncode}"]
@@ -211,8 +223,14 @@ def _kill_group_leftovers(pgid: int) -> None:
 
 
 def _pytest_report(output: str, returncode: int) -> dict[str, Any]:
-    counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|error|skipped)", output)}
-    figures = {"passed": counts.get("passed", 0), "failed": counts.get("failed", 0) + counts.get("error", 0)}
+    counts = {
+        word: int(n)
+        for n, word in re.findall(r"(\d+) (passed|failed|error|skipped)", output)
+    }
+    figures = {
+        "passed": counts.get("passed", 0),
+        "failed": counts.get("failed", 0) + counts.get("error", 0),
+    }
     problems = []
     if returncode != 0:
         failed = re.findall(r"^FAILED (\S+)", output, flags=re.M)
@@ -240,7 +258,9 @@ def status_of(reports: dict[str, dict[str, Any]]) -> str:
     if trio_ok and ref_ok:
         return "PASS"
     if trio_ok:
-        return "REF-FAIL"  # stock asyncio failed the same checks: the scenario is at fault
+        return (
+            "REF-FAIL"  # stock asyncio failed the same checks: the scenario is at fault
+        )
     return "FAIL"
 
 
@@ -253,8 +273,16 @@ def line_for(scenario: Scenario, reports: dict[str, dict[str, Any]]) -> str:
             if impl in reports
         ]
         parts.append(f"{label} {'/'.join(values)}")
-    times = "/".join(f"{reports[i]['wall_seconds']:.0f}" for i in ("trioloop", "asyncio") if i in reports)
-    return f"{scenario.name:<19} {status_of(reports):<8} " + "  ".join(parts) + f"  [{times} s]"
+    times = "/".join(
+        f"{reports[i]['wall_seconds']:.0f}"
+        for i in ("trioloop", "asyncio")
+        if i in reports
+    )
+    return (
+        f"{scenario.name:<19} {status_of(reports):<8} "
+        + "  ".join(parts)
+        + f"  [{times} s]"
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -271,33 +299,55 @@ def machine() -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "kernel": platform.release(),
-        "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "mem_gib": round(
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
+        ),
     }
 
 
 def git_revision() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.stress", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.stress", description=__doc__.splitlines()[0]
+    )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", dest="mode", action="store_const", const="quick", help="(default)")
+    size.add_argument(
+        "--quick", dest="mode", action="store_const", const="quick", help="(default)"
+    )
     size.add_argument("--full", dest="mode", action="store_const", const="full")
-    parser.add_argument("--only", action="append", metavar="GLOB", help="scenarios to run (repeatable)")
-    parser.add_argument("--impl", choices=("asyncio", "trioloop"), help="run on one loop only")
+    parser.add_argument(
+        "--only", action="append", metavar="GLOB", help="scenarios to run (repeatable)"
+    )
+    parser.add_argument(
+        "--impl", choices=("asyncio", "trioloop"), help="run on one loop only"
+    )
     parser.add_argument("--json", metavar="PATH", help="where the figures go")
-    parser.add_argument("--python", default=sys.executable, help="interpreter for the scenarios")
-    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument(
+        "--python", default=sys.executable, help="interpreter for the scenarios"
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="list the scenarios and exit"
+    )
     args = parser.parse_args(argv)
     mode = args.mode or "quick"
 
-    chosen = [s for s in SCENARIOS if not args.only or any(fnmatch.fnmatch(s.name, g) for g in args.only)]
+    chosen = [
+        s
+        for s in SCENARIOS
+        if not args.only or any(fnmatch.fnmatch(s.name, g) for g in args.only)
+    ]
     if args.list:
         for s in SCENARIOS:
             print(f"{s.name:<19} {s.what}")
@@ -327,7 +377,11 @@ def main(argv: list[str] | None = None) -> int:
         for impl, report in reports.items():
             for problem in report.get("problems", []):
                 print(f"    {impl}: {problem.rstrip()}".replace("\n", "\n      "))
-        results[scenario.name] = {"what": scenario.what, "status": statuses[scenario.name], **reports}
+        results[scenario.name] = {
+            "what": scenario.what,
+            "status": statuses[scenario.name],
+            **reports,
+        }
 
     elapsed = time.monotonic() - started
     counts: dict[str, int] = {}
@@ -335,9 +389,17 @@ def main(argv: list[str] | None = None) -> int:
         counts[status] = counts.get(status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     bad = [name for name, status in statuses.items() if status != "PASS"]
-    print(f"summary: {summary} in {elapsed:.0f} s" + (f"; not passed: {', '.join(bad)}" if bad else ""))
+    print(
+        f"summary: {summary} in {elapsed:.0f} s"
+        + (f"; not passed: {', '.join(bad)}" if bad else "")
+    )
 
-    path = args.json or os.path.join(REPO, ".cache", "stress", f"{mode}-py{sys.version_info[0]}.{sys.version_info[1]}.json")
+    path = args.json or os.path.join(
+        REPO,
+        ".cache",
+        "stress",
+        f"{mode}-py{sys.version_info[0]}.{sys.version_info[1]}.json",
+    )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as out:
         json.dump(

@@ -84,7 +84,11 @@ class Peer:
 
     async def readline(self) -> str:
         assert self.proc.stdout is not None
-        return (await timeout_after(CASE_LIMIT, self.proc.stdout.readline())).decode().strip()
+        return (
+            (await timeout_after(CASE_LIMIT, self.proc.stdout.readline()))
+            .decode()
+            .strip()
+        )
 
     def tell(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -132,7 +136,10 @@ async def case_half_close() -> tuple[bool, dict[str, Any]]:
         result = await (await Peer.start("half_close", port, 50)).result()
         finished = await until(lambda: stats.finished == 50)
     bad = [r for r in result.get("results", []) if r != "ok"]
-    return finished and not bad and len(result["results"]) == 50, {"bad": bad[:3], "errors": stats.errors}
+    return finished and not bad and len(result["results"]) == 50, {
+        "bad": bad[:3],
+        "errors": stats.errors,
+    }
 
 
 async def case_vanish() -> tuple[bool, dict[str, Any]]:
@@ -178,7 +185,9 @@ async def case_stall() -> tuple[bool, dict[str, Any]]:
 async def case_emfile() -> tuple[bool, dict[str, Any]]:
     served = 0
 
-    async def line_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def line_echo(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         nonlocal served
         try:
             line = await reader.readline()
@@ -243,7 +252,24 @@ async def case_close_live() -> tuple[bool, dict[str, Any]]:
     except asyncio.TimeoutError:
         closed = False
     ok = held and closed and result.get("refused_after_close") is True
-    return ok, {"wait_closed_waits": waits_for_connections, "closed": closed, "peer": result}
+    return ok, {
+        "wait_closed_waits": waits_for_connections,
+        "closed": closed,
+        "peer": result,
+    }
+
+
+async def write_until_broken(stdin: asyncio.StreamWriter) -> str:
+    """Write 32 MB to a pipe; how it ended."""
+    try:
+        for _ in range(512):
+            stdin.write(b"y" * 65536)
+            await stdin.drain()
+        return "wrote all"
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        return type(exc).__name__
+    finally:
+        stdin.close()
 
 
 async def case_killed_pipe() -> tuple[bool, dict[str, Any]]:
@@ -253,20 +279,8 @@ async def case_killed_pipe() -> tuple[bool, dict[str, Any]]:
             "cat", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
         assert proc.stdin is not None and proc.stdout is not None
-        stdin, stdout = proc.stdin, proc.stdout
-
-        async def write() -> str:
-            try:
-                for _ in range(512):
-                    stdin.write(b"y" * 65536)
-                    await stdin.drain()
-                return "wrote all"
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                return type(exc).__name__
-            finally:
-                stdin.close()
-
-        writer = asyncio.ensure_future(write())
+        stdout = proc.stdout
+        writer = asyncio.ensure_future(write_until_broken(proc.stdin))
         got = 0
         while got < 1 << 20:
             got += len(await stdout.read(65536))
@@ -287,7 +301,9 @@ async def case_tls() -> tuple[bool, dict[str, Any]]:
     ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
     handled = 0
 
-    async def line_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def line_echo(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         nonlocal handled
         handled += 1
         try:
@@ -300,7 +316,9 @@ async def case_tls() -> tuple[bool, dict[str, Any]]:
         cafile = os.path.join(tmp, "ca.pem")
         ca.cert_pem.write_to_path(cafile)
         async with serving(line_echo, ssl=context, ssl_handshake_timeout=1.0) as port:
-            result = await (await Peer.start("tls", port, 6, "--cafile", cafile)).result()
+            result = await (
+                await Peer.start("tls", port, 6, "--cafile", cafile)
+            ).result()
     ok = result.get("good_client_served") is True and handled == 1
     return ok, {"peer": result.get("results"), "handled": handled}
 
@@ -337,7 +355,9 @@ async def run_cases(out: H.Outcome) -> None:
     out.check(not tasks, f"asyncio tasks left: {tasks[:3]}")
     out.figures["cases_ok"] = passed
     out.figures["emfile_served"] = out.figures["case_emfile"].get("served")
-    out.figures["wait_closed_blocks"] = out.figures["case_close_live"].get("wait_closed_waits")
+    out.figures["wait_closed_blocks"] = out.figures["case_close_live"].get(
+        "wait_closed_waits"
+    )
 
 
 def scenario(impl: str, mode: str) -> H.Outcome:
@@ -347,13 +367,21 @@ def scenario(impl: str, mode: str) -> H.Outcome:
     with H.LogCapture() as log:
         H.run_on(impl, run_cases(out))
     leaks = H.settle_sync(before)
-    out.figures["leaks"] = len(leaks) + sum(bool(c.get("leaks")) for k, c in out.figures.items() if k.startswith("case_"))
+    out.figures["leaks"] = len(leaks) + sum(
+        bool(c.get("leaks")) for k, c in out.figures.items() if k.startswith("case_")
+    )
     out.check(not leaks, f"after the loop closed: {leaks}")
     out.figures["emfile_logged"] = log.count(EMFILE_LOG)
     out.figures["callback_errors"] = log.count("Exception in callback")
     out.figures["logged"] = sorted(set(log.messages()))[:10]
-    out.check(out.figures["emfile_logged"] >= 1, "EMFILE was never hit (case did not test anything)")
-    out.check(not log.alarming(EXPECTED_LOGS), f"asyncio logged: {sorted(set(log.alarming(EXPECTED_LOGS)))[:5]}")
+    out.check(
+        out.figures["emfile_logged"] >= 1,
+        "EMFILE was never hit (case did not test anything)",
+    )
+    out.check(
+        not log.alarming(EXPECTED_LOGS),
+        f"asyncio logged: {sorted(set(log.alarming(EXPECTED_LOGS)))[:5]}",
+    )
     return out
 
 

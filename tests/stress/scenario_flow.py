@@ -49,22 +49,32 @@ class Sampler:
 
     def rss_growth(self) -> int:
         """RSS growth from 10% of the transfer to its end."""
-        after = [r for r, p in zip(self.rss, self.progress) if p >= 0.1]
+        after = [r for r, p in zip(self.rss, self.progress, strict=True) if p >= 0.1]
         return max(after) - after[0] if after else 0
 
 
 async def peer(*args: str) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.stress._peer", *args, stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-m",
+        "tests.stress._peer",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
     )
     stdout, _ = await asyncio.wait_for(proc.communicate(), 240)
-    return json.loads(stdout) if proc.returncode == 0 else {"error": f"peer exit {proc.returncode}"}
+    return (
+        json.loads(stdout)
+        if proc.returncode == 0
+        else {"error": f"peer exit {proc.returncode}"}
+    )
 
 
 async def write_side(total: int, out: H.Outcome) -> None:
     done = asyncio.get_running_loop().create_future()
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         transport = writer.transport
         high = transport.get_write_buffer_limits()[1]
         sampler = Sampler(transport.get_write_buffer_size)
@@ -83,7 +93,9 @@ async def write_side(total: int, out: H.Outcome) -> None:
                 writer.write(chunk)
                 sent += n
                 sampler.done = sent / total
-                max_after_write = max(max_after_write, transport.get_write_buffer_size())
+                max_after_write = max(
+                    max_after_write, transport.get_write_buffer_size()
+                )
                 await writer.drain()
             seconds = loop.time() - start
             writer.close()
@@ -103,7 +115,9 @@ async def write_side(total: int, out: H.Outcome) -> None:
 
     server = await asyncio.start_server(handler, H.HOST, 0)
     port = server.sockets[0].getsockname()[1]
-    got = await peer("slow-reader", "--port", str(port), "--bytes", str(total), "--rate", "80")
+    got = await peer(
+        "slow-reader", "--port", str(port), "--bytes", str(total), "--rate", "80"
+    )
     mine = await asyncio.wait_for(done, 30)
     server.close()
     await server.wait_closed()
@@ -114,7 +128,10 @@ async def write_side(total: int, out: H.Outcome) -> None:
         write_rss_growth_mb=mine["rss_growth"] / 2**20,
         write_mb_per_s=total / 1e6 / mine["seconds"],
     )
-    out.check(out.figures["write_sum_ok"], f"write side: peer got {got}, sent {mine['sha256']}")
+    out.check(
+        out.figures["write_sum_ok"],
+        f"write side: peer got {got}, sent {mine['sha256']}",
+    )
     out.check(
         mine["max_buffer"] <= mine["high_water"] + WRITE_CHUNK,
         f"write buffer reached {mine['max_buffer']} bytes (high water {mine['high_water']})",
@@ -124,7 +141,9 @@ async def write_side(total: int, out: H.Outcome) -> None:
 async def read_side(total: int, out: H.Outcome) -> None:
     done = asyncio.get_running_loop().create_future()
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         sampler = Sampler(lambda: len(reader._buffer))  # type: ignore[attr-defined]
         sampling = asyncio.ensure_future(sampler.run())
         digest = hashlib.sha256()
@@ -163,7 +182,10 @@ async def read_side(total: int, out: H.Outcome) -> None:
     out.check(out.figures["read_sum_ok"], f"read side: peer sent {sent}, got {mine}")
     # StreamReader pauses the transport above 2 x limit (64 KiB); one more
     # recv (at most 256 KiB) may land before the pause takes effect.
-    out.check(mine["max_buffer"] <= 2 * 65536 + 262144, f"read buffer reached {mine['max_buffer']}")
+    out.check(
+        mine["max_buffer"] <= 2 * 65536 + 262144,
+        f"read buffer reached {mine['max_buffer']}",
+    )
 
 
 async def both(total: int, out: H.Outcome) -> None:
@@ -177,9 +199,16 @@ def scenario(impl: str, mode: str) -> H.Outcome:
     out.figures["mb"] = MEGABYTES[mode]
     with H.LogCapture() as log:
         H.run_on(impl, both(total, out))
-    out.figures["checksums_ok"] = out.figures.get("write_sum_ok") and out.figures.get("read_sum_ok")
-    out.figures["rss_growth_mb"] = max(out.figures["write_rss_growth_mb"], out.figures["read_rss_growth_mb"])
-    out.check(out.figures["rss_growth_mb"] < 8, f"memory grew {out.figures['rss_growth_mb']:.1f} MB")
+    out.figures["checksums_ok"] = out.figures.get("write_sum_ok") and out.figures.get(
+        "read_sum_ok"
+    )
+    out.figures["rss_growth_mb"] = max(
+        out.figures["write_rss_growth_mb"], out.figures["read_rss_growth_mb"]
+    )
+    out.check(
+        out.figures["rss_growth_mb"] < 8,
+        f"memory grew {out.figures['rss_growth_mb']:.1f} MB",
+    )
     out.check(not log.records, f"asyncio logged: {log.messages()[:5]}")
     return out
 

@@ -16,7 +16,9 @@ EXAMPLES = {"quick": 1000, "full": 10000}
 def scenario(impl: str, mode: str) -> H.Outcome:
     out = H.Outcome()
     examples = EXAMPLES[mode]
-    assert impl == "trioloop", "the bridge exists on trioloop only; the model is the reference"
+    assert impl == "trioloop", (
+        "the bridge exists on trioloop only; the model is the reference"
+    )
 
     @F.fuzz_settings(examples)
     @given(F.trees())
@@ -40,7 +42,10 @@ def scenario(impl: str, mode: str) -> H.Outcome:
         cancelled_calls=stats.cancelled_calls,
         root_outcomes=stats.outcomes,
     )
-    out.check(stats.examples >= examples // 2 or bool(out.problems), f"only {stats.examples} examples ran")
+    out.check(
+        stats.examples >= examples // 2 or bool(out.problems),
+        f"only {stats.examples} examples ran",
+    )
     out.check(not log.records, f"asyncio logged: {log.messages()[:5]}")
     return out
 

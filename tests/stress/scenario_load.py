@@ -63,14 +63,20 @@ async def serve_and_measure(mode: str, out: H.Outcome) -> None:
             connect_failures=int(failed),
             connect_s=float(connect_s),
             server_active_at_peak=stats.active,
-            idle_kib_per_conn=(rss_held - rss_warm) / max(1, stats.active - warm_active) / 1024,
+            idle_kib_per_conn=(rss_held - rss_warm)
+            / max(1, stats.active - warm_active)
+            / 1024,
         )
         client.stdin.write(b"go\n")
         result: dict[str, Any] = json.loads(await expect("RESULT"))
         out.figures.update(result)
-        out.figures["peak_kib_per_conn"] = (H.peak_rss() - rss_warm) / max(1, int(held)) / 1024
+        out.figures["peak_kib_per_conn"] = (
+            (H.peak_rss() - rss_warm) / max(1, int(held)) / 1024
+        )
         out.figures["peak_rss_mb"] = H.peak_rss() / 2**20
-        out.figures["mb_per_s"] = result["bytes_ok"] / 1e6 / max(result["traffic_seconds"], 1e-9)
+        out.figures["mb_per_s"] = (
+            result["bytes_ok"] / 1e6 / max(result["traffic_seconds"], 1e-9)
+        )
         await asyncio.wait_for(client.wait(), limit)
     finally:
         if client.returncode is None:
@@ -82,10 +88,21 @@ async def serve_and_measure(mode: str, out: H.Outcome) -> None:
     out.figures["server_bytes"] = stats.bytes
     out.check(int(held) == size["conns"], f"held {held} of {size['conns']} connections")
     out.check(out.figures["bytes_lost"] == 0, f"{out.figures['bytes_lost']} bytes lost")
-    out.check(out.figures["corrupted_reads"] == 0, f"{out.figures['corrupted_reads']} corrupted reads")
-    out.check(not out.figures["client_errors"], f"client errors {out.figures['client_errors']}")
-    out.check(out.figures["bytes_sent"] == size["conns"] * size["bytes"], "not every byte was sent")
-    out.check(stats.finished == stats.started, f"{stats.active} server handlers still running")
+    out.check(
+        out.figures["corrupted_reads"] == 0,
+        f"{out.figures['corrupted_reads']} corrupted reads",
+    )
+    out.check(
+        not out.figures["client_errors"],
+        f"client errors {out.figures['client_errors']}",
+    )
+    out.check(
+        out.figures["bytes_sent"] == size["conns"] * size["bytes"],
+        "not every byte was sent",
+    )
+    out.check(
+        stats.finished == stats.started, f"{stats.active} server handlers still running"
+    )
 
 
 def scenario(impl: str, mode: str) -> H.Outcome:

@@ -23,14 +23,31 @@ import trio
 import trioloop
 
 from . import _harness as H
-from ._echo import HELLO, EchoStats, Exchange, chunks, echo_handler, exchange_asyncio, handshake, summarize
+from ._echo import (
+    HELLO,
+    EchoStats,
+    Exchange,
+    chunks,
+    echo_handler,
+    exchange_asyncio,
+    handshake,
+    summarize,
+)
 
-SIZES = {"quick": {"conns": 1000, "bytes": 32768}, "full": {"conns": 4000, "bytes": 65536}}
+SIZES = {
+    "quick": {"conns": 1000, "bytes": 32768},
+    "full": {"conns": 4000, "bytes": 65536},
+}
 PARALLEL_CONNECTS = 200
 
 
 async def trio_client(
-    port: int, seed: int, total: int, limiter: trio.CapacityLimiter, connected: list[int], go: trio.Event
+    port: int,
+    seed: int,
+    total: int,
+    limiter: trio.CapacityLimiter,
+    connected: list[int],
+    go: trio.Event,
 ) -> Exchange:
     async with limiter:  # bounds concurrent connects only
         stream = await trio.open_tcp_stream(H.HOST, port)
@@ -70,7 +87,9 @@ async def on_trioloop(size: dict[str, int], out: H.Outcome) -> None:
 
         async def one(i: int) -> None:
             try:
-                checks.append(await trio_client(port, i, size["bytes"], limiter, connected, go))
+                checks.append(
+                    await trio_client(port, i, size["bytes"], limiter, connected, go)
+                )
             except Exception as exc:
                 checks.append(exc)
 
@@ -109,12 +128,17 @@ async def on_asyncio(size: dict[str, int], out: H.Outcome) -> None:
             await handshake(reader, writer)
         connected[0] += 1
         await go.wait()
-        return await exchange_asyncio(reader, writer, chunks(random.Random(i), size["bytes"], 16384))
+        return await exchange_asyncio(
+            reader, writer, chunks(random.Random(i), size["bytes"], 16384)
+        )
 
     start = time.monotonic()
     tasks = [asyncio.ensure_future(one(i)) for i in range(conns)]
     deadline = time.monotonic() + 120
-    while connected[0] + sum(t.done() for t in tasks) < conns and time.monotonic() < deadline:
+    while (
+        connected[0] + sum(t.done() for t in tasks) < conns
+        and time.monotonic() < deadline
+    ):
         await asyncio.sleep(0.01)
     out.figures["connect_s"] = time.monotonic() - start
     gc.collect()
@@ -140,11 +164,22 @@ def scenario(impl: str, mode: str) -> H.Outcome:
         else:
             asyncio.run(on_asyncio(size, out))
     out.figures["peak_rss_mb"] = H.peak_rss() / 2**20
-    out.figures["mb_per_s"] = out.figures["bytes_ok"] / 1e6 / max(out.figures["traffic_seconds"], 1e-9)
-    out.check(out.figures["conns"] == size["conns"], f"held {out.figures['conns']} of {size['conns']}")
+    out.figures["mb_per_s"] = (
+        out.figures["bytes_ok"] / 1e6 / max(out.figures["traffic_seconds"], 1e-9)
+    )
+    out.check(
+        out.figures["conns"] == size["conns"],
+        f"held {out.figures['conns']} of {size['conns']}",
+    )
     out.check(out.figures["bytes_lost"] == 0, f"{out.figures['bytes_lost']} bytes lost")
-    out.check(out.figures["corrupted_reads"] == 0, f"{out.figures['corrupted_reads']} corrupted reads")
-    out.check(not out.figures["client_errors"], f"client errors {out.figures['client_errors']}")
+    out.check(
+        out.figures["corrupted_reads"] == 0,
+        f"{out.figures['corrupted_reads']} corrupted reads",
+    )
+    out.check(
+        not out.figures["client_errors"],
+        f"client errors {out.figures['client_errors']}",
+    )
     out.check(not log.records, f"asyncio logged: {log.messages()[:5]}")
     return out
 

@@ -92,7 +92,9 @@ class Soak:
                 while check.pending:
                     check.received(await reader.read(65536))
                 if check.corrupted:
-                    raise AssertionError(f"echo corrupted at byte {check.first_mismatch}")
+                    raise AssertionError(
+                        f"echo corrupted at byte {check.first_mismatch}"
+                    )
                 self.counts.echo_bytes += check.ok
         finally:
             writer.close()
@@ -134,7 +136,9 @@ class Soak:
             )
             out, _ = await asyncio.wait_for(proc.communicate(b"z" * 4096), 10)
             if out != b"z" * 4096 or proc.returncode != 0:
-                raise AssertionError(f"cat gave {len(out)} bytes, exit {proc.returncode}")
+                raise AssertionError(
+                    f"cat gave {len(out)} bytes, exit {proc.returncode}"
+                )
             self.counts.subprocesses += 1
             await asyncio.sleep(0.5)
 
@@ -205,7 +209,9 @@ class Soak:
         ]
         if self.bridge:
             workers.append(self.to_trio())
-        await asyncio.gather(*(self.guarded(getattr(w, "__name__", "worker"), w) for w in workers))
+        await asyncio.gather(
+            *(self.guarded(getattr(w, "__name__", "worker"), w) for w in workers)
+        )
         server.close()
         await server.wait_closed()
 
@@ -262,15 +268,29 @@ def scenario(impl: str, mode: str) -> H.Outcome:
         first_sample=soak.samples[0] if soak.samples else None,
         last_sample=soak.samples[-1] if soak.samples else None,
     )
-    for key, unit in (("fds", "fds"), ("threads", "threads"), ("tasks", "tasks"), ("rss_mb", "rss_mb")):
+    for key, unit in (
+        ("fds", "fds"),
+        ("threads", "threads"),
+        ("tasks", "tasks"),
+        ("rss_mb", "rss_mb"),
+    ):
         slope, rise = trend(soak.samples, key)
         name = "rss_slope_mb_per_min" if key == "rss_mb" else f"{unit}_slope_per_min"
         out.figures[name] = slope
         out.figures[f"{key}_rise"] = rise
-        out.check(rise <= TOLERANCE[key], f"{key} trend upward: +{rise:.2f} (slope {slope:+.2f}/min)")
+        out.check(
+            rise <= TOLERANCE[key],
+            f"{key} trend upward: +{rise:.2f} (slope {slope:+.2f}/min)",
+        )
     out.check(not c.errors, f"workload errors: {c.errors[:5]}")
-    out.check(len(soak.samples) >= seconds * 0.8, f"only {len(soak.samples)} samples in {seconds} s")
-    out.check(c.subprocesses > 0 and c.executor_calls > 0 and c.echo_bytes > 0, "a worker did nothing")
+    out.check(
+        len(soak.samples) >= seconds * 0.8,
+        f"only {len(soak.samples)} samples in {seconds} s",
+    )
+    out.check(
+        c.subprocesses > 0 and c.executor_calls > 0 and c.echo_bytes > 0,
+        "a worker did nothing",
+    )
     out.check(not log.records, f"asyncio logged: {log.messages()[:5]}")
     return out
 

@@ -37,7 +37,9 @@ def node(nid: int, side: str, *steps: Sleep | Call, raises: bool = False, cleanu
     return Node(nid, side, steps, raises, cleanup, raise_on_cancel)
 
 
-def call(child: Node, kind: str | None = None, delay: float = 0.0, gid: int = 0) -> Call:
+def call(
+    child: Node, kind: str | None = None, delay: float = 0.0, gid: int = 0
+) -> Call:
     return Call(child, Guard(gid, kind, delay) if kind else None)
 
 
@@ -47,16 +49,54 @@ CASES = {
         0, "trio", call(node(1, "aio", Sleep(INF), cleanup=2.25), "move_on", 1.5)
     ),
     "asyncio timeout cancels Trio, which cleans up shielded": node(
-        0, "trio", call(node(1, "aio", call(node(2, "trio", Sleep(INF), cleanup=3.25), "timeout", 1.5)))
+        0,
+        "trio",
+        call(
+            node(
+                1,
+                "aio",
+                call(node(2, "trio", Sleep(INF), cleanup=3.25), "timeout", 1.5),
+            )
+        ),
     ),
     "outer cancel during inner cleanup: the outer one catches it": node(
-        0, "trio",
-        call(node(1, "aio", call(node(2, "trio", Sleep(INF), cleanup=5.125), "timeout", 1.5)), "move_on", 4.25),
+        0,
+        "trio",
+        call(
+            node(
+                1,
+                "aio",
+                call(node(2, "trio", Sleep(INF), cleanup=5.125), "timeout", 1.5),
+            ),
+            "move_on",
+            4.25,
+        ),
     ),  # fmt: skip
     "five levels, innermost cancelled by the root's deadline": node(
-        0, "trio",
-        call(node(1, "aio", call(node(2, "trio", call(node(3, "aio", call(
-            node(4, "trio", Sleep(INF), cleanup=1.0625)))))), cleanup=0.5), "fail_after", 7.25),
+        0,
+        "trio",
+        call(
+            node(
+                1,
+                "aio",
+                call(
+                    node(
+                        2,
+                        "trio",
+                        call(
+                            node(
+                                3,
+                                "aio",
+                                call(node(4, "trio", Sleep(INF), cleanup=1.0625)),
+                            )
+                        ),
+                    )
+                ),
+                cleanup=0.5,
+            ),
+            "fail_after",
+            7.25,
+        ),
     ),  # fmt: skip
 }
 
@@ -72,10 +112,26 @@ def test_hand_made_trees(tree: Node) -> None:
 # Found by the fuzzer, fixed in c5920dc: an error raised while a bridged call
 # was being cancelled was dropped (bugs 1 and 2 in docs/reliability.md).
 def test_aio_as_trio_keeps_an_error_raised_on_cancellation() -> None:
-    check_tree(node(0, "trio", call(node(1, "aio", Sleep(INF), raise_on_cancel=True), "move_on", 0.5)))
+    check_tree(
+        node(
+            0,
+            "trio",
+            call(node(1, "aio", Sleep(INF), raise_on_cancel=True), "move_on", 0.5),
+        )
+    )
 
 
 def test_trio_as_aio_keeps_an_error_raised_in_shielded_cleanup() -> None:
     check_tree(
-        node(0, "trio", call(node(1, "aio", call(node(2, "trio", raises=True, cleanup=1.25), "timeout", 0.5))))
+        node(
+            0,
+            "trio",
+            call(
+                node(
+                    1,
+                    "aio",
+                    call(node(2, "trio", raises=True, cleanup=1.25), "timeout", 0.5),
+                )
+            ),
+        )
     )
