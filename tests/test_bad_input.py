@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import json
 import math
 import os
@@ -129,7 +130,7 @@ def _dispose(value: Any) -> None:
     """Close what a call that should have failed created (server, transport)."""
     for item in value if isinstance(value, tuple) else (value,):
         close = getattr(item, "close", None)
-        if callable(close) and not asyncio.iscoroutinefunction(close):
+        if callable(close) and not inspect.iscoroutinefunction(close):
             close()
 
 
