@@ -432,7 +432,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     on, off = counts["on_target"], counts["off_target"]
     write = terminalreporter.write_line
     write("")
-    xpassed = sorted(t for t, r in state.results.items() if r["outcome"] == "xpassed")
+    xpassed = sorted(
+        t
+        for t, r in state.results.items()
+        if r["outcome"] == "xpassed" and not state.listed[t].flaky
+    )
     if xpassed:
         write(f"listed in expected_failures.py but passed ({len(xpassed)}):")
         for tid in xpassed:
