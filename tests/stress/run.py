@@ -417,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
             default=str,
         )
     print(f"figures written to {os.path.relpath(path, os.getcwd())}")
-    return 1 if bad else 0
+    # A REF-FAIL is stock asyncio failing the scenario's checks (seen once:
+    # 3.13 logging "Future exception was never retrieved" in the faults
+    # scenario): reported above, but no verdict on trioloop.
+    return 1 if any(statuses[name] != "REF-FAIL" for name in bad) else 0
 
 
 if __name__ == "__main__":
