@@ -78,7 +78,9 @@ def main() -> None:
         impls.insert(0, "asyncio")
     jobs = [(impl, name, n) for name in names for impl in impls for n in (a.n1, a.n2)]
     with ThreadPoolExecutor(a.jobs) as pool:
-        counts = dict(zip(jobs, pool.map(lambda j: count(a.python, *j), jobs)))
+        counts = dict(
+            zip(jobs, pool.map(lambda j: count(a.python, *j), jobs), strict=True)
+        )
     per = {
         (impl, name): (counts[impl, name, a.n2] - counts[impl, name, a.n1])
         / (a.n2 - a.n1)

@@ -13,7 +13,9 @@ import trio
 import trioloop
 
 
-async def handle_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def handle_client(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     """asyncio code: an upper-casing line server."""
     while line := await reader.readline():
         writer.write(line.upper())
@@ -63,7 +65,9 @@ async def main() -> None:
             handle_client, "127.0.0.1", 0
         )
         port = server.sockets[0].getsockname()[1]
-        print(f"asyncio server on 127.0.0.1:{port}, hosted by Trio via {type(loop).__name__}")
+        print(
+            f"asyncio server on 127.0.0.1:{port}, hosted by Trio via {type(loop).__name__}"
+        )
 
         beats: list[float] = []
         results: dict[str, list[str]] = {}
@@ -71,7 +75,9 @@ async def main() -> None:
             nursery.start_soon(heartbeat, beats)
 
             async def run_asyncio_client(name: str) -> None:
-                results[name] = await trioloop.aio_as_trio(asyncio_client)(port, name, 3)
+                results[name] = await trioloop.aio_as_trio(asyncio_client)(
+                    port, name, 3
+                )
 
             async def run_trio_client() -> None:
                 results["trio"] = await trio_client(port, 3)
@@ -88,7 +94,9 @@ async def main() -> None:
     for name, replies in sorted(results.items()):
         for reply in replies:
             print(f"  {name:>5} got {reply!r}")
-    print(f"Trio heartbeat ticked {len(beats)} times meanwhile; loop closed: {loop.is_closed()}")
+    print(
+        f"Trio heartbeat ticked {len(beats)} times meanwhile; loop closed: {loop.is_closed()}"
+    )
 
 
 if __name__ == "__main__":

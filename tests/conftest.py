@@ -29,7 +29,9 @@ import trioloop
 FLAVOURS = ["asyncio", "trioloop", "trioloop-hosted"]
 
 
-def _run_with_factory(factory: Callable[[], asyncio.AbstractEventLoop], coro: Any, debug: bool) -> Any:
+def _run_with_factory(
+    factory: Callable[[], asyncio.AbstractEventLoop], coro: Any, debug: bool
+) -> Any:
     if sys.version_info >= (3, 11):
         with asyncio.Runner(loop_factory=factory, debug=debug) as runner:
             return runner.run(coro)
@@ -43,7 +45,9 @@ def _run_with_factory(factory: Callable[[], asyncio.AbstractEventLoop], coro: An
             for task in pending:
                 task.cancel()
             if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(
+                    asyncio.gather(*pending, return_exceptions=True)
+                )
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
         finally:

@@ -17,7 +17,9 @@ from trioloop import aio_as_trio, trio_as_aio
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "request_id", default="-"
+)
 
 
 def run_hosted(trio_fn):
@@ -61,7 +63,11 @@ def test_aio_as_trio_adapts_every_shape():
         return x + 1
 
     async def body(loop):
-        results = [await aio_as_trio(double)(4), await aio_as_trio(double(5)), await decorated(1)]
+        results = [
+            await aio_as_trio(double)(4),
+            await aio_as_trio(double(5)),
+            await decorated(1),
+        ]
         fut = loop.create_future()
         loop.call_later(0.001, fut.set_result, "future")
         results.append(await aio_as_trio(fut))
@@ -143,7 +149,11 @@ def test_trio_cancel_reaches_asyncio_side_which_may_clean_up():
         assert not [t for t in asyncio.all_tasks(loop) if not t.done()]
 
     run_hosted(body)
-    assert events == ["aio saw CancelledError", "aio cleanup done", "trio saw Cancelled"]
+    assert events == [
+        "aio saw CancelledError",
+        "aio cleanup done",
+        "trio saw Cancelled",
+    ]
 
 
 def test_already_cancelled_trio_scope_does_not_start_asyncio_side():
@@ -184,7 +194,11 @@ def test_asyncio_cancel_reaches_trio_side_which_may_clean_up():
         events.append("aio saw CancelledError")
 
     trioloop.run(aio_main())
-    assert events == ["trio saw Cancelled", "trio cleanup done", "aio saw CancelledError"]
+    assert events == [
+        "trio saw Cancelled",
+        "trio cleanup done",
+        "aio saw CancelledError",
+    ]
 
 
 def test_asyncio_timeout_around_trio_side():
@@ -192,7 +206,9 @@ def test_asyncio_timeout_around_trio_side():
         await trio.sleep(3600)
 
     async def aio_main():
-        with pytest.raises(TimeoutError if sys.version_info >= (3, 11) else asyncio.TimeoutError):
+        with pytest.raises(
+            TimeoutError if sys.version_info >= (3, 11) else asyncio.TimeoutError
+        ):
             await asyncio.wait_for(trio_as_aio(trio_side)(), 0.02)
         return "done"
 
@@ -271,7 +287,9 @@ def test_callback_exception_goes_to_handler_and_trio_goes_on():
     seen = []
 
     async def body(loop):
-        loop.set_exception_handler(lambda loop, context: seen.append(context["exception"]))
+        loop.set_exception_handler(
+            lambda loop, context: seen.append(context["exception"])
+        )
         loop.call_later(0.001, lambda: 1 / 0)
         await trio.sleep(0.05)
         return "still running"
@@ -296,7 +314,9 @@ def test_contextvars_cross_both_ways():
 
     async def body(loop):
         request_id.set("set in trio")
-        return await aio_as_trio(aio_reads)(), await aio_as_trio(aio_sets_then_calls_trio)()
+        return await aio_as_trio(aio_reads)(), await aio_as_trio(
+            aio_sets_then_calls_trio
+        )()
 
     assert run_hosted(body) == ("set in trio", "set in asyncio")
 
@@ -305,7 +325,9 @@ def test_sniffio_and_current_task_at_every_depth():
     seen = []
 
     async def aio_level(depth):
-        seen.append((depth, sniffio.current_async_library(), asyncio.current_task() is not None))
+        seen.append(
+            (depth, sniffio.current_async_library(), asyncio.current_task() is not None)
+        )
         assert asyncio.current_task() in asyncio.all_tasks()
         if depth < 5:
             await trio_as_aio(trio_level)(depth + 1)
@@ -384,7 +406,9 @@ def test_asyncio_structures_work_inside_aio_as_trio():
             assert task.cancelling() == 0
         return results
 
-    expected = ["shielded", True] + (["timeout", "ab"] if sys.version_info >= (3, 11) else [])
+    expected = ["shielded", True] + (
+        ["timeout", "ab"] if sys.version_info >= (3, 11) else []
+    )
     assert run_hosted(lambda loop: aio_as_trio(aio_side)()) == expected
 
 

@@ -23,7 +23,6 @@ import trio.testing
 import trioloop
 from trioloop import aio_as_trio
 
-
 # -- delays ------------------------------------------------------------------------
 
 
@@ -83,7 +82,9 @@ def test_call_soon_threadsafe_between_runs_and_after_close(factory):
     loop = factory()
     try:
         got = []
-        thread = threading.Thread(target=loop.call_soon_threadsafe, args=(got.append, "queued"))
+        thread = threading.Thread(
+            target=loop.call_soon_threadsafe, args=(got.append, "queued")
+        )
         thread.start()
         thread.join()
         loop.run_until_complete(asyncio.sleep(0.01))
@@ -282,7 +283,10 @@ def test_sigint_cancels_main_task_then_raises_keyboard_interrupt(runner, tmp_pat
         proc.kill()
         proc.wait()
         proc.stdout.close()
-    assert out.splitlines() == ["main task cancelled, cleaning up", "KeyboardInterrupt raised"]
+    assert out.splitlines() == [
+        "main task cancelled, cleaning up",
+        "KeyboardInterrupt raised",
+    ]
 
 
 TRIO_SIGINT_PROGRAM = textwrap.dedent(

@@ -17,14 +17,22 @@ import trio
 
 import trioloop
 
-needs_312 = pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks are 3.12+")
+needs_312 = pytest.mark.skipif(
+    sys.version_info < (3, 12), reason="eager tasks are 3.12+"
+)
 needs_314 = pytest.mark.skipif(sys.version_info < (3, 14), reason="3.14+ API")
 
 
 def run_clean(code: str) -> str:
     """Run ``code`` in a fresh interpreter with DeprecationWarnings as errors."""
     result = subprocess.run(
-        [sys.executable, "-W", "error::DeprecationWarning", "-c", textwrap.dedent(code)],
+        [
+            sys.executable,
+            "-W",
+            "error::DeprecationWarning",
+            "-c",
+            textwrap.dedent(code),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

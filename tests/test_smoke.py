@@ -22,7 +22,9 @@ def test_running_loop_is_ours(run, flavour):
         return type(asyncio.get_running_loop())
 
     loop_type = run(main())
-    assert issubclass(loop_type, trioloop.TrioEventLoop) == flavour.startswith("trioloop")
+    assert issubclass(loop_type, trioloop.TrioEventLoop) == flavour.startswith(
+        "trioloop"
+    )
 
 
 def test_open_loop_inside_trio():
