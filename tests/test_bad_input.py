@@ -441,20 +441,10 @@ ISOLATED = {
 
 #: Known trioloop bugs (docs/reliability.md): (case, flavour) -> (reason,
 #: strict).  Remove an entry when fixed; a non-strict one has a fix under way.
-KNOWN_BUGS = {
-    ("call_at(str)", "trioloop-hosted"): (
-        "bug 4: a loop failure ends trioloop.run() in an ExceptionGroup",
-        True,
-    ),
-    # stock 3.13 fails in epoll.poll(nan); older versions run the timer at once
-    ("call_later(nan)", "trioloop-hosted"): ("bug 4 (3.13+)", False),
-    ("set_default_executor(failing shutdown)", "trioloop-hosted"): (
-        "bug 5: a failing clean-up hangs trioloop.run()",
-        True,
-    ),
-    # 3.10 accepts a non-executor (with a DeprecationWarning): bug 5 again
-    ("set_default_executor(int)", "trioloop-hosted"): ("bug 5 (3.10)", False),
-}
+KNOWN_BUGS: dict[tuple[str, str], tuple[str, bool]] = {}
+# (bugs 4 and 5 of docs/reliability.md were fixed: a failing loop machinery or
+# clean-up now ends trioloop.run() with the error itself, as asyncio.run.)
+
 
 #: Stock asyncio bugs that make the reference meaningless: (case, Python) -> why.
 STOCK_BUGS = {

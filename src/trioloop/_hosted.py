@@ -127,15 +127,15 @@ class _Driver:
 async def _shut_down(loop: TrioEventLoop, driver: _Driver, *, wait: bool) -> None:
     """What ``asyncio.run`` does after its main task: cancel (or, in strict
     mode after a normal exit, wait for) the tasks, then close."""
-    if loop._broken is None:
-        if wait:
-            # asyncio.wait, unlike gather, leaves their exceptions unretrieved
-            while tasks := [
-                task for task in asyncio.all_tasks(loop) if not task.done()
-            ]:
-                await wait_future(spawn_aio(loop, asyncio.wait(tasks)))
-        await _cancel_tasks_and_close(loop)
-    driver.stop()
+    try:
+        if loop._broken is None:
+            if wait:
+                # asyncio.wait, unlike gather, leaves exceptions unretrieved
+                while tasks := [t for t in asyncio.all_tasks(loop) if not t.done()]:
+                    await wait_future(spawn_aio(loop, asyncio.wait(tasks)))
+            await _cancel_tasks_and_close(loop)
+    finally:
+        driver.stop()  # even when the clean-up failed: else the block never ends
 
 
 async def _cancel_tasks_and_close(loop: TrioEventLoop) -> None:

@@ -87,3 +87,9 @@ async def _run_main(
             if interrupt.count:
                 raise KeyboardInterrupt() from None
             raise
+        except RuntimeError as exc:
+            if loop._broken is None or exc.__cause__ is not loop._broken:
+                raise
+            # Only the echo of the loop's own failure, which comes out of
+            # open_loop by itself (as asyncio.run raises it).
+    raise AssertionError("unreachable: the loop's failure propagates")
