@@ -15,7 +15,8 @@ Python version go to a JSON file (default ``.cache/stress/MODE-pyX.Y.json``).
 A scenario's status is PASS, FAIL (trioloop failed its checks), REF-FAIL
 (only stock asyncio did: the scenario itself is at fault) or HANG.
 
-Exit status: 0 when every scenario passed, else 1.
+Exit status: 1 if a scenario is FAIL or HANG, else 0 (a REF-FAIL says
+nothing about trioloop).
 """
 
 from __future__ import annotations
