@@ -40,6 +40,10 @@ SECONDS = {"quick": 30, "full": 300}
 WARM_UP = 10
 #: Allowed rise from the first third to the last third of the samples.
 TOLERANCE = {"fds": 4, "threads": 2, "tasks": 10, "rss_mb": 4.0}
+#: In quick mode (30 s) the allocator is still warming up: stock asyncio's RSS
+#: rose ~20 MB/min there on 3.15 (seen in CI), as did trioloop's.  Leaks are
+#: judged on RSS by the full soak (5 min); quick mode only catches gross ones.
+QUICK_RSS_TOLERANCE_MB = 16.0
 
 
 @dataclass
@@ -278,8 +282,11 @@ def scenario(impl: str, mode: str) -> H.Outcome:
         name = "rss_slope_mb_per_min" if key == "rss_mb" else f"{unit}_slope_per_min"
         out.figures[name] = slope
         out.figures[f"{key}_rise"] = rise
+        tolerance = TOLERANCE[key]
+        if key == "rss_mb" and mode == "quick":
+            tolerance = QUICK_RSS_TOLERANCE_MB
         out.check(
-            rise <= TOLERANCE[key],
+            rise <= tolerance,
             f"{key} trend upward: +{rise:.2f} (slope {slope:+.2f}/min)",
         )
     out.check(not c.errors, f"workload errors: {c.errors[:5]}")
