@@ -214,3 +214,37 @@ def test_getnameinfo_localhost(run):
         assert numeric == ("127.0.0.1", "80")
 
     run(main())
+
+
+def test_trio_custom_hostname_resolver_answers_for_asyncio_code():
+    """Where Trio has a custom resolver installed, asyncio code uses it too."""
+    import socket
+
+    import trio
+
+    import trioloop
+
+    asked = []
+
+    class Resolver(trio.abc.HostnameResolver):
+        async def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+            asked.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+        async def getnameinfo(self, sockaddr, flags):
+            asked.append(sockaddr)
+            return ("resolved.example", "80")
+
+    async def aio_side():
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo("service.internal", 80, type=socket.SOCK_STREAM)
+        name = await loop.getnameinfo(("10.0.0.1", 80))
+        return infos[0][4], name
+
+    async def main():
+        trio.socket.set_custom_hostname_resolver(Resolver())
+        async with trioloop.open_loop():
+            return await trioloop.aio_as_trio(aio_side)()
+
+    assert trio.run(main) == (("127.0.0.1", 80), ("resolved.example", "80"))
+    assert asked == [b"service.internal", ("10.0.0.1", 80)]  # Trio IDNA-encodes

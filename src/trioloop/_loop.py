@@ -265,6 +265,40 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         self._child_pidfds.clear()
         super().close()
 
+    # -- name resolution ------------------------------------------------------
+    #
+    # asyncio resolves in its default executor, and so do we - unless the
+    # hosting Trio run has a custom hostname resolver
+    # (trio.socket.set_custom_hostname_resolver), which then answers for
+    # asyncio code too, through Trio's own getaddrinfo/getnameinfo.
+
+    async def getaddrinfo(
+        self,
+        host: Any,
+        port: Any,
+        *,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> Any:
+        if _trio_custom_resolver() is None:
+            return await super().getaddrinfo(
+                host, port, family=family, type=type, proto=proto, flags=flags
+            )
+        from ._bridge import call_trio
+
+        return await call_trio(
+            trio.socket.getaddrinfo, host, port, family, type, proto, flags
+        )
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> Any:
+        if _trio_custom_resolver() is None:
+            return await super().getnameinfo(sockaddr, flags)
+        from ._bridge import call_trio
+
+        return await call_trio(trio.socket.getnameinfo, sockaddr, flags)
+
     # -- signals --------------------------------------------------------------
     #
     # asyncio routes signals through signal.set_wakeup_fd, which Trio owns for
@@ -355,6 +389,14 @@ def _close_fd(fd: int) -> None:
         os.close(fd)
     except OSError:
         pass
+
+
+def _trio_custom_resolver() -> Any:
+    """The hosting Trio run's custom hostname resolver, if any (private)."""
+    resolver_var = getattr(trio._socket, "_resolver", None)
+    if resolver_var is None or not trio.lowlevel.in_trio_run():
+        return None
+    return resolver_var.get(None)
 
 
 def new_event_loop() -> TrioEventLoop:
