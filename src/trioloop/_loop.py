@@ -85,32 +85,40 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         def _asyncgen_firstiter_hook(self, agen: Any) -> None: ...
         def _asyncgen_finalizer_hook(self, agen: Any) -> None: ...
 
+    # trioloop's own state.  Defaults live on the class and only what a run
+    # changes lands in the instance: past 30 instance attributes CPython stops
+    # sharing dict keys between instances, and every attribute lookup in
+    # asyncio's hot path got measurably slower (benchmarks/instructions.py).
+
+    #: True while the driver is parked in Trio waiting for I/O or a timer.
+    _parked = False
+    #: Nursery of the current run (sync run or hosting ``open_loop``).
+    _nursery: trio.Nursery | None = None
+    #: True while hosted by ``open_loop``; the loop then never runs sync.
+    _hosted = False
+    #: pidfds of children being watched (replaced, never mutated in place).
+    _child_pidfds: frozenset[int] = frozenset()
+    #: Token of the current sync run (``run_forever``), else None.
+    _sync_run: object | None = None
+    #: Why the driver can no longer run this loop, once that happens.
+    _broken: BaseException | None = None
+    #: Failed tasks to re-check at block exit (set by ``_strict`` only).
+    _strict_failures: list[asyncio.Task[Any]]
+
     def __init__(self) -> None:
         super().__init__(ParkingSelector())
-        #: True while the driver is parked in Trio waiting for I/O or a timer.
-        self._parked = False
-        #: Nursery of the current run (sync run or hosting ``open_loop``).
-        self._nursery: trio.Nursery | None = None
-        #: True while hosted by ``open_loop``; the loop then never runs sync.
-        self._hosted = False
-        self._set_clock(time.monotonic)
-        self._child_pidfds: set[int] = set()
-        #: Token of the current sync run (``run_forever``), else None.
-        self._sync_run: object | None = None
         #: Trio tasks waiting for futures of this loop (``wait_future``).
         self._trio_waiters: set[trio.lowlevel.Task] = set()
-        #: Why the driver can no longer run this loop, once that happens.
-        self._broken: BaseException | None = None
-        #: Failed tasks to re-check at block exit in strict mode (_strict).
-        self._strict_failures: list[asyncio.Task[Any]] = []
 
     # -- time and scheduling -------------------------------------------------
+
+    time = time.monotonic  # a builtin: binds no self
 
     def _set_clock(self, clock: Callable[[], float]) -> None:
         """Use ``clock`` as ``time()``: the hosting Trio run's clock when
         hosted, else ``time.monotonic``.  Bound per instance so the hot path
         (``_run_once`` reads the time every iteration) has no extra frame."""
-        self.time = clock  # type: ignore[method-assign]
+        self.time = clock  # type: ignore[method-assign,misc]
 
     def call_soon(  # type: ignore[override]  # typeshed: TypeVarTuple spelling
         self,
@@ -262,7 +270,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         for pidfd in self._child_pidfds:
             self._remove_reader(pidfd)
             _close_fd(pidfd)
-        self._child_pidfds.clear()
+        self._child_pidfds = frozenset()
         super().close()
 
     # -- name resolution ------------------------------------------------------
