@@ -21,6 +21,8 @@ import trio
 import trioloop
 
 DSN = os.environ.get("TRIOLOOP_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+# One table per run: several runs (say, CI's parallel lanes) may share a server.
+TABLE = f"orders_{os.getpid()}"
 aio = trioloop.aio_as_trio
 
 
@@ -28,7 +30,7 @@ async def add_order(pool: asyncpg.Pool, customer: str, amount: int) -> None:
     """Trio code: borrow a connection from the pool, insert one row."""
     async with aio(pool.acquire)() as conn:
         await aio(conn.execute)(
-            "INSERT INTO orders (customer, amount) VALUES ($1, $2)", customer, amount
+            f"INSERT INTO {TABLE} (customer, amount) VALUES ($1, $2)", customer, amount
         )
 
 
@@ -40,32 +42,32 @@ async def main() -> None:
         version = await aio(pool.fetchval)("SHOW server_version")
         print(f"connected to PostgreSQL {version.split()[0]}")
         await aio(pool.execute)(
-            "CREATE TABLE IF NOT EXISTS orders (customer text, amount int)"
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (customer text, amount int)"
         )
-        await aio(pool.execute)("TRUNCATE orders")
+        await aio(pool.execute)(f"TRUNCATE {TABLE}")
 
         # Several Trio tasks share the asyncio pool.
         async with trio.open_nursery() as nursery:
             for i, customer in enumerate(["ada", "bob", "cy", "di", "ed", "flo"]):
                 nursery.start_soon(add_order, pool, customer, 10 * (i + 1))
-        total = await aio(pool.fetchval)("SELECT sum(amount) FROM orders")
+        total = await aio(pool.fetchval)(f"SELECT sum(amount) FROM {TABLE}")
         print(f"6 orders inserted concurrently, total {total}")
 
         async with aio(pool.acquire)() as conn:
             # A transaction commits when the Trio block inside it ends normally...
             async with aio(conn.transaction)():
-                await aio(conn.execute)("INSERT INTO orders VALUES ('gus', 70)")
-            count = await aio(conn.fetchval)("SELECT count(*) FROM orders")
+                await aio(conn.execute)(f"INSERT INTO {TABLE} VALUES ('gus', 70)")
+            count = await aio(conn.fetchval)(f"SELECT count(*) FROM {TABLE}")
             print(f"transaction committed: {count} orders")
 
             # ...and rolls back when Trio code raises inside it.
             try:
                 async with aio(conn.transaction)():
-                    await aio(conn.execute)("DELETE FROM orders")
+                    await aio(conn.execute)(f"DELETE FROM {TABLE}")
                     raise LookupError("changed my mind")
             except LookupError as exc:
                 print(f"transaction rolled back ({exc})")
-            count = await aio(conn.fetchval)("SELECT count(*) FROM orders")
+            count = await aio(conn.fetchval)(f"SELECT count(*) FROM {TABLE}")
             print(f"orders still there: {count}")
 
             # A Trio timeout cancels a slow query on the server too.
@@ -76,7 +78,7 @@ async def main() -> None:
                 f"connection still usable: {await aio(conn.fetchval)('SELECT 1') == 1}"
             )
 
-        await aio(pool.execute)("DROP TABLE orders")
+        await aio(pool.execute)(f"DROP TABLE {TABLE}")
 
 
 if __name__ == "__main__":

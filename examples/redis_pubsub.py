@@ -21,7 +21,8 @@ import trio
 import trioloop
 
 URL = os.environ.get("TRIOLOOP_REDIS_URL", "redis://127.0.0.1:6379/0")
-CHANNEL = "trioloop-example:news"
+# One channel per run: several runs (say, CI's parallel lanes) may share a server.
+CHANNEL = f"trioloop-example:news:{os.getpid()}"
 
 
 async def listen(
