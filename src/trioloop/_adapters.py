@@ -46,6 +46,23 @@ class _Crossing(Coroutine[Any, Any, Any]):
         self._manager: Any = None
         self._iterator: Any = None
 
+    # -- as an async context manager or iterator ---------------------------------
+
+    #: What hosts ``async with`` on the target's side (``_contexts``).
+    _manager_type: type[AioContextManager | TrioContextManager]
+
+    async def __aenter__(self) -> Any:
+        self._manager = self._manager_type(self._target())
+        return await self._manager.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        return await self._manager.__aexit__(*exc_info)  # type: ignore[no-any-return]
+
+    def __aiter__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = self._target().__aiter__()
+        return self
+
     # -- as a coroutine ----------------------------------------------------------
 
     def _await_target(self) -> Coroutine[Any, Any, Any]:
@@ -94,22 +111,10 @@ class _AioCrossing(_Crossing):
             return call_aio(self._target())
         return call_aio(_in_asyncio(self._target))
 
-    async def __aenter__(self) -> Any:
-        self._manager = AioContextManager(self._target())
-        return await self._manager.__aenter__()
-
-    async def __aexit__(self, *exc_info: Any) -> bool:
-        return await self._manager.__aexit__(*exc_info)  # type: ignore[no-any-return]
-
-    def __aiter__(self) -> _AioCrossing:
-        if self._iterator is None:
-            self._iterator = self._target().__aiter__()
-        return self
+    _manager_type = AioContextManager
 
     async def __anext__(self) -> Any:
-        iterator = (
-            self._iterator if self._iterator is not None else self.__aiter__()._iterator
-        )
+        iterator = self.__aiter__()._iterator
         # __anext__() itself is called in asyncio, so an async generator's
         # first iteration registers it with the loop, not with Trio.
         return await call_aio(_in_asyncio(lambda: iterator.__anext__()))
@@ -137,23 +142,10 @@ class _TrioCrossing(_Crossing):
     async def _target_awaited(self) -> Any:
         return await self._target()
 
-    async def __aenter__(self) -> Any:
-        self._manager = TrioContextManager(self._target())
-        return await self._manager.__aenter__()
-
-    async def __aexit__(self, *exc_info: Any) -> bool:
-        return await self._manager.__aexit__(*exc_info)  # type: ignore[no-any-return]
-
-    def __aiter__(self) -> _TrioCrossing:
-        if self._iterator is None:
-            self._iterator = self._target().__aiter__()
-        return self
+    _manager_type = TrioContextManager
 
     async def __anext__(self) -> Any:
-        iterator = (
-            self._iterator if self._iterator is not None else self.__aiter__()._iterator
-        )
-        return await call_trio(iterator.__anext__)
+        return await call_trio(self.__aiter__()._iterator.__anext__)
 
 
 def _adapt(x: Any, crossing: type[_Crossing], name: str) -> Any:
