@@ -262,14 +262,12 @@ SIGINT_PROGRAM = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("runner", ["asyncio", "trioloop"])
-def test_sigint_cancels_main_task_then_raises_keyboard_interrupt(runner, tmp_path):
-    if sys.version_info < (3, 11) and runner == "asyncio":
-        pytest.skip("asyncio.run on 3.10 does not cancel the main task on SIGINT")
+def interrupt_when_ready(tmp_path, program: str, *args: str) -> str:
+    """Run ``program``, send it SIGINT once it prints "ready"; its later output."""
     script = tmp_path / "prog.py"
-    script.write_text(SIGINT_PROGRAM)
+    script.write_text(program)
     proc = subprocess.Popen(
-        [sys.executable, str(script), runner],
+        [sys.executable, str(script), *args],
         stdout=subprocess.PIPE,
         text=True,
         # a background job may inherit SIGINT ignored; the program must see it
@@ -283,6 +281,14 @@ def test_sigint_cancels_main_task_then_raises_keyboard_interrupt(runner, tmp_pat
         proc.kill()
         proc.wait()
         proc.stdout.close()
+    return out
+
+
+@pytest.mark.parametrize("runner", ["asyncio", "trioloop"])
+def test_sigint_cancels_main_task_then_raises_keyboard_interrupt(runner, tmp_path):
+    if sys.version_info < (3, 11) and runner == "asyncio":
+        pytest.skip("asyncio.run on 3.10 does not cancel the main task on SIGINT")
+    out = interrupt_when_ready(tmp_path, SIGINT_PROGRAM, runner)
     assert out.splitlines() == [
         "main task cancelled, cleaning up",
         "KeyboardInterrupt raised",
@@ -311,22 +317,7 @@ TRIO_SIGINT_PROGRAM = textwrap.dedent(
 
 
 def test_sigint_under_trio_run_keeps_trio_semantics(tmp_path):
-    script = tmp_path / "prog.py"
-    script.write_text(TRIO_SIGINT_PROGRAM)
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
+    out = interrupt_when_ready(tmp_path, TRIO_SIGINT_PROGRAM)
     assert out.splitlines() == ["KeyboardInterrupt out of trio.run"]
 
 
