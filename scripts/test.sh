@@ -55,6 +55,9 @@ check_version() {
             if python_on "$version" -m tests.stress --quick \
                 --json ".cache/stress-$version.json"; then
                 verdict+=", stress passed"
+                if grep -q '^[a-z_]* *FLAKY ' ".cache/test-$version.log"; then
+                    verdict+=" (a scenario FLAKY: failed once, passed on retry)"
+                fi
             else
                 verdict+=", stress FAILED"
             fi
@@ -105,10 +108,25 @@ if [ "${TRIOLOOP_CHECKS:-1}" != 0 ]; then
     fi
 fi
 
+# failure_lines VERSION: what failed, picked out of that version's log, so
+# the end of the output (often all a CI page keeps) says why.
+failure_lines() {
+    grep -E '^(FAILED|ERROR) |^[a-z_]+ +(FAIL|HANG|FLAKY) |^    (asyncio|trioloop)[^:]*: |^unexpected failures|^  \S+ \[(on|off)-target\]' \
+        ".cache/test-$1.log" 2>/dev/null | head -40 || true
+}
+
 for version in "${versions[@]}"; do
     verdict=$(cat ".cache/verdict-$version" 2>/dev/null || echo "did not finish")
-    echo "Python $version: $verdict"
-    case $verdict in *FAILED*|"did not finish") status=1 ;; esac
+    case $verdict in
+        *FAILED*|"did not finish")
+            status=1
+            echo "--- Python $version: what failed"
+            failure_lines "$version"
+            ;;
+    esac
+done
+for version in "${versions[@]}"; do
+    echo "Python $version: $(cat ".cache/verdict-$version" 2>/dev/null || echo "did not finish")"
 done
 [ -z "$checks" ] || echo "$checks"
 exit $status
