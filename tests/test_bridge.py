@@ -321,6 +321,66 @@ def test_contextvars_cross_both_ways():
     assert run_hosted(body) == ("set in trio", "set in asyncio")
 
 
+def test_reused_trio_side_tasks_keep_each_call_to_its_own_context():
+    # The Trio side of trio_as_aio runs in reused tasks: what one call sets
+    # must not be seen by the next, and each sees its own caller's values.
+    async def trio_sets(value):
+        seen = request_id.get()
+        request_id.set(value)
+        await trio.sleep(0)
+        return seen, request_id.get()
+
+    async def aio_caller(name):
+        request_id.set(name)
+        return await trio_as_aio(trio_sets)(f"set by {name}'s Trio side")
+
+    async def aio_main():
+        first = await aio_caller("first")
+        second = await aio_caller("second")
+        both = await asyncio.gather(aio_caller("a"), aio_caller("b"))
+        return first, second, both, request_id.get()
+
+    first, second, both, after = trioloop.run(aio_main())
+    assert first == ("first", "set by first's Trio side")
+    assert second == ("second", "set by second's Trio side")
+    assert both == [("a", "set by a's Trio side"), ("b", "set by b's Trio side")]
+    assert after == "second"  # the Trio side's set stays on the Trio side
+
+
+def test_calls_after_a_cancelled_trio_side_run_and_can_be_cancelled():
+    # A cancelled call ends the cancel scope its reused task ran it in; the
+    # calls after it must neither inherit that cancel nor lose their own.
+    async def trio_side(seconds):
+        await trio.sleep(seconds)
+        return seconds
+
+    async def aio_main():
+        results = []
+        for _ in range(3):
+            with pytest.raises(
+                TimeoutError if sys.version_info >= (3, 11) else asyncio.TimeoutError
+            ):
+                await asyncio.wait_for(trio_as_aio(trio_side)(3600), 0.01)
+            results.append(await trio_as_aio(trio_side)(0))
+        # Cancelled before its Trio side took a step: it never completes.
+        task = asyncio.ensure_future(trio_as_aio(trio_side)(3600))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Calls running side by side do not wait for each other.
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        results.extend(
+            await asyncio.gather(*(trio_as_aio(trio_side)(0.05) for _ in range(20)))
+        )
+        return results, loop.time() - started
+
+    results, took = trioloop.run(aio_main())
+    assert results == [0, 0, 0] + [0.05] * 20
+    assert took < 1.0  # twenty 50 ms calls in sequence would take 1 s
+
+
 def test_sniffio_and_current_task_at_every_depth():
     seen = []
 

@@ -18,9 +18,16 @@ Trio task - was rejected: it saves no wake-up (each asyncio future still
 completes on the driver), costs a Trio switch per blocking step instead of
 one per call, and is invisible to 3.14's C-level task introspection.
 
-``trio_as_aio`` runs the Trio side as a Trio task in the loop's nursery
+``trio_as_aio`` runs the Trio side in a Trio task of the loop's nursery
 (hosted: the ``open_loop`` nursery; sync: the nursery of the current
-``run_forever``); contextvars of the asyncio caller are copied into it.
+``run_forever``), in a copy of the asyncio caller's contextvars.  The tasks
+are *reused*: spawning a Trio task cost more than a short call itself, so a
+task that finished a call waits (up to ``IDLE_WORKERS`` of them) to be handed
+the next one, rescheduled directly, with its ``Task.context`` (which Trio
+reads at every step) set to the new call's context.  Each call has its own
+cancel scope, so the reuse is invisible to cancellation.  Having handed a
+call over, the asyncio side lets the driver take one Trio checkpoint
+instead of parking: a call that finishes in that step costs no wake-up.
 
 Cancellation
 ------------
@@ -39,6 +46,7 @@ Cancellation
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -154,37 +162,135 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
 # -- asyncio awaiting Trio -----------------------------------------------------
 
 
+#: Finished Trio-side tasks kept waiting for the next ``trio_as_aio`` call.
+IDLE_WORKERS = 16
+
+
 class _TrioCall:
     """One Trio call made on behalf of an asyncio task."""
 
-    __slots__ = ("scope", "result", "finished", "waiter")
+    __slots__ = (
+        "fn",
+        "args",
+        "scope",
+        "cancel_requested",
+        "result",
+        "finished",
+        "waiter",
+    )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.scope = trio.CancelScope()
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+    ) -> None:
+        self.fn = fn
+        self.args = args
+        #: The cancel scope the call runs in, once a worker has started it.
+        self.scope: trio.CancelScope | None = None
+        self.cancel_requested = False
         self.result: outcome.Outcome[Any] | None = None
         self.finished = False
         #: What the asyncio side awaits; replaced if its task cancels it.
         self.waiter: asyncio.Future[None] = loop.create_future()
 
+    def cancel(self) -> None:
+        """Cancel the Trio side, if it still runs (its scope then serves
+        other calls, which a late cancel must not reach)."""
+        self.cancel_requested = True
+        if self.scope is not None and not self.finished:
+            self.scope.cancel()
+
     def finish(self, result: outcome.Outcome[Any] | None) -> None:
+        """Record how the Trio side ended (``None``: cancelled through its
+        scope) and wake the asyncio side."""
         self.result = result
         self.finished = True
         if not self.waiter.done():
             self.waiter.set_result(None)
+        self.waiter.get_loop()._trio_checkpoints = 0  # type: ignore[attr-defined]
 
-    async def run(
-        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
-    ) -> None:
-        result: outcome.Outcome[Any] | None = None
+
+class _Workers:
+    """The reusable Trio tasks running ``trio_as_aio`` calls for one nursery.
+
+    A worker runs calls one after another in one cancel scope (entering a
+    scope costs more than a short call) and starts a new scope only after a
+    call was cancelled through it.
+    """
+
+    __slots__ = ("nursery", "idle")
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        self.idle: list[trio.lowlevel.Task] = []
+
+    def hand_over(self, call: _TrioCall) -> None:
+        """Run ``call`` in an idle task, else a new one; either way in a copy
+        of the caller's context (set before the task's next step)."""
+        if self.idle:
+            task = self.idle.pop()
+            task.context = contextvars.copy_context()
+            trio.lowlevel.reschedule(task, outcome.Value(call))
+        else:
+            self.nursery.start_soon(self._work, call)  # copies the context
+
+    async def _work(self, call: _TrioCall | None) -> None:
+        while call is not None:
+            call = await self._run_in_one_scope(call)
+
+    async def _run_in_one_scope(self, call: _TrioCall) -> _TrioCall | None:
+        """Run calls until one is cancelled; return the next one to run."""
+        running: _TrioCall | None = call
         try:
-            with self.scope:
-                result = outcome.Value(await fn(*args))
+            with trio.CancelScope() as scope:
+                while running is not None:
+                    running.scope = scope
+                    if running.cancel_requested:
+                        scope.cancel()
+                    result: outcome.Outcome[Any]
+                    try:
+                        result = outcome.Value(await running.fn(*running.args))
+                    except Exception as exc:
+                        result = outcome.Error(exc)
+                    running.finish(result)
+                    running = None
+                    running = await self._next_call()
+                return None
         except BaseException as exc:
-            result = outcome.Error(exc)
-            if not isinstance(exc, Exception):
-                raise  # Cancelled from outside, KeyboardInterrupt, SystemExit
-        finally:
-            self.finish(result)
+            # Cancelled from outside (the loop is closing), KeyboardInterrupt,
+            # SystemExit: the caller learns of it, and the worker ends with it.
+            if running is not None:
+                running.finish(outcome.Error(exc))
+            raise
+        # Our scope ended a cancelled call (or the wait after a call that
+        # swallowed its cancel).
+        if running is not None:
+            running.finish(None)
+        return await self._next_call()
+
+    async def _next_call(self) -> _TrioCall | None:
+        """Wait idle for the next call (``None``: enough tasks wait already)."""
+        if len(self.idle) >= IDLE_WORKERS:
+            return None
+        task = trio.lowlevel.current_task()
+        idle = self.idle
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            idle.remove(task)  # the nursery is closing: stop waiting
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        idle.append(task)
+        return await trio.lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
+
+
+def _workers_for(loop: TrioEventLoop) -> _Workers:
+    workers: _Workers | None = loop._trio_workers
+    if workers is None or workers.nursery is not loop._nursery:
+        assert loop._nursery is not None
+        workers = loop._trio_workers = _Workers(loop._nursery)
+    return workers
 
 
 def running_trioloop() -> TrioEventLoop:
@@ -200,15 +306,15 @@ def running_trioloop() -> TrioEventLoop:
 
 async def call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     loop = running_trioloop()
-    assert loop._nursery is not None
-    call = _TrioCall(loop)
-    loop._nursery.start_soon(call.run, fn, args)
+    call = _TrioCall(loop, fn, args)
+    _workers_for(loop).hand_over(call)
+    loop._trio_checkpoints = 2
     try:
         await call.waiter
     except asyncio.CancelledError:
         # Our task was cancelled: cancel the Trio side and let it clean up
         # before the CancelledError goes on (repeated cancels only wait).
-        call.scope.cancel()
+        call.cancel()
         while not call.finished:
             call.waiter = loop.create_future()
             try:

@@ -158,10 +158,16 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
             if until_stopped:
                 return
             loop._stopping = False
-        if selector.park_for != _NOT_PARKING:
-            await _park(loop, selector, selector.park_for)
-        else:
+        if selector.park_for == _NOT_PARKING:
             await checkpoint()
+        elif loop._trio_checkpoints:
+            # A trio_as_aio call was handed to Trio: give it a step or two
+            # (Trio may run us first in its next batch) before parking.
+            loop._trio_checkpoints -= 1
+            selector.park_for = _NOT_PARKING
+            await checkpoint()
+        else:
+            await _park(loop, selector, selector.park_for)
 
 
 async def _park(loop: TrioEventLoop, selector: ParkingSelector, seconds: float) -> None:
@@ -173,8 +179,11 @@ async def _park(loop: TrioEventLoop, selector: ParkingSelector, seconds: float) 
     """
     loop._parked = True
     try:
-        with trio.move_on_after(seconds):
+        if seconds == math.inf:  # no timer: a cancel scope would only cost
             await trio.lowlevel.wait_readable(selector.fileno())
+        else:
+            with trio.move_on_after(seconds):
+                await trio.lowlevel.wait_readable(selector.fileno())
     finally:
         loop._parked = False
     selector.park_for = _NOT_PARKING

@@ -92,6 +92,12 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
 
     #: True while the driver is parked in Trio waiting for I/O or a timer.
     _parked = False
+    #: Trio checkpoints the driver takes before parking, because a
+    #: ``trio_as_aio`` call was handed to Trio: one that finishes in its first
+    #: step then costs no wake-up (see ``_bridge``).
+    _trio_checkpoints = 0
+    #: Reusable Trio tasks for ``trio_as_aio`` (``_bridge._Workers``).
+    _trio_workers: Any = None
     #: Nursery of the current run (sync run or hosting ``open_loop``).
     _nursery: trio.Nursery | None = None
     #: True while hosted by ``open_loop``; the loop then never runs sync.

@@ -527,8 +527,11 @@ def run_tree(root: Node) -> Observed:
                 record=rec,
                 hung=watchdog.cancelled_caught,
                 tasks_left=[repr(t) for t in asyncio.all_tasks(loop)],
-                trio_tasks_left=[
-                    t.name for t in set(loop._nursery.child_tasks) - trio_tasks_before
+                trio_tasks_left=[  # idle trio_as_aio workers wait to be reused
+                    t.name
+                    for t in set(loop._nursery.child_tasks)
+                    - trio_tasks_before
+                    - set(loop._trio_workers.idle if loop._trio_workers else ())
                 ],
                 handler_calls=reports,
             )

@@ -401,7 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         for impl, report in reports.items():
             first = report.get("first_attempt")
             for problem in first.get("problems", []) if first else []:
-                print(f"    {impl} (1st attempt): {problem.rstrip()}".replace("\n", "\n      "))
+                print(
+                    f"    {impl} (1st attempt): {problem.rstrip()}".replace(
+                        "\n", "\n      "
+                    )
+                )
             for problem in report.get("problems", []):
                 print(f"    {impl}: {problem.rstrip()}".replace("\n", "\n      "))
         results[scenario.name] = {
