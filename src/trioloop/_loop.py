@@ -48,6 +48,9 @@ from ._subprocess import watch_child
 
 __all__ = ["TrioEventLoop", "new_event_loop"]
 
+_Task = asyncio.Task
+_sniffio_state = sniffio.thread_local
+
 
 class TrioEventLoop(asyncio.SelectorEventLoop):
     """An asyncio event loop whose iterations run as a Trio task."""
@@ -171,6 +174,16 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         """As asyncio's; called from Trio code, a task that starts eagerly
         (eager task factory, ``eager_start=True``) takes its first step as
         asyncio code: running loop set, ``sniffio`` saying asyncio."""
+        if self._task_factory is None and _sniffio_state.name == "asyncio":
+            # The common case, written out: asyncio code creating a task.
+            self._check_closed()
+            task = _Task(coro, loop=self, **kwargs)
+            if task._source_traceback:  # type: ignore[attr-defined]
+                del task._source_traceback[-1]  # type: ignore[attr-defined]
+            try:
+                return task
+            finally:
+                del task  # an eager task's traceback may hold this frame
         if sniffio.thread_local.name == "asyncio":
             task = super().create_task(coro, **kwargs)
         else:
