@@ -151,15 +151,37 @@ class _TrioCrossing(_Crossing):
 def _adapt(x: Any, crossing: type[_Crossing], name: str) -> Any:
     if callable(x) and not _is_async_object(x):
         plain = inspect.iscoroutinefunction(x)
+        if plain:
+            # What an async function returns can only be awaited: the
+            # crossing is then just the bridge's coroutine (the hot path).
+            return _plain_call(x, crossing)
 
         @functools.wraps(x)
         def call(*args: Any, **kwargs: Any) -> _Crossing:
-            return crossing(functools.partial(x, *args, **kwargs), plain=plain)
+            return crossing(functools.partial(x, *args, **kwargs))
 
         return call
     if _is_async_object(x):
         return crossing(lambda: x, plain=asyncio.isfuture(x) or asyncio.iscoroutine(x))
     raise TypeError(f"{name}() cannot adapt {x!r}")
+
+
+def _plain_call(fn: Callable[..., Any], crossing: type[_Crossing]) -> Any:
+    if crossing is _AioCrossing:
+
+        @functools.wraps(fn)
+        def call_asyncio(*args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+            return call_aio(fn(*args, **kwargs))
+
+        return call_asyncio
+
+    @functools.wraps(fn)
+    def call_trio_fn(*args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        if kwargs:
+            return call_trio(functools.partial(fn, **kwargs), *args)
+        return call_trio(fn, *args)
+
+    return call_trio_fn
 
 
 def _is_async_object(x: Any) -> bool:
