@@ -237,10 +237,28 @@ class _Workers:
             self.nursery.start_soon(self._work, call)  # copies the context
 
     async def _work(self, call: _TrioCall | None) -> None:
-        while call is not None:
-            call = await self._run_in_one_scope(call)
+        task = trio.lowlevel.current_task()
+        idle = self.idle
 
-    async def _run_in_one_scope(self, call: _TrioCall) -> _TrioCall | None:
+        def abort(_: object) -> trio.lowlevel.Abort:
+            idle.remove(task)  # the nursery is closing: stop waiting
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        async def next_call() -> _TrioCall | None:
+            """Wait idle for the next call (``None``: enough tasks wait)."""
+            if len(idle) >= IDLE_WORKERS:
+                return None
+            idle.append(task)
+            return await trio.lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
+
+        while call is not None:
+            call = await self._run_in_one_scope(call, next_call)
+
+    async def _run_in_one_scope(
+        self,
+        call: _TrioCall,
+        next_call: Callable[[], Awaitable[_TrioCall | None]],
+    ) -> _TrioCall | None:
         """Run calls until one is cancelled; return the next one to run."""
         running: _TrioCall | None = call
         try:
@@ -256,7 +274,7 @@ class _Workers:
                         result = outcome.Error(exc)
                     running.finish(result)
                     running = None
-                    running = await self._next_call()
+                    running = await next_call()
                 return None
         except BaseException as exc:
             # Cancelled from outside (the loop is closing), KeyboardInterrupt,
@@ -268,21 +286,7 @@ class _Workers:
         # swallowed its cancel).
         if running is not None:
             running.finish(None)
-        return await self._next_call()
-
-    async def _next_call(self) -> _TrioCall | None:
-        """Wait idle for the next call (``None``: enough tasks wait already)."""
-        if len(self.idle) >= IDLE_WORKERS:
-            return None
-        task = trio.lowlevel.current_task()
-        idle = self.idle
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            idle.remove(task)  # the nursery is closing: stop waiting
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        idle.append(task)
-        return await trio.lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
+        return await next_call()
 
 
 def _workers_for(loop: TrioEventLoop) -> _Workers:
