@@ -49,7 +49,7 @@ import asyncio
 import contextvars
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import outcome
 import trio
@@ -170,27 +170,35 @@ class _TrioCall:
     """One Trio call made on behalf of an asyncio task."""
 
     __slots__ = (
+        "loop",
         "fn",
         "args",
         "scope",
         "cancel_requested",
-        "result",
+        "value",
+        "error",
+        "cancelled",
         "finished",
         "waiter",
     )
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        loop: TrioEventLoop,
         fn: Callable[..., Awaitable[Any]],
         args: tuple[Any, ...],
     ) -> None:
+        self.loop = loop
         self.fn = fn
         self.args = args
         #: The cancel scope the call runs in, once a worker has started it.
         self.scope: trio.CancelScope | None = None
         self.cancel_requested = False
-        self.result: outcome.Outcome[Any] | None = None
+        #: How the Trio side ended: returned ``value``, raised ``error``, or
+        #: was ``cancelled`` through its scope.
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.cancelled = False
         self.finished = False
         #: What the asyncio side awaits; replaced if its task cancels it.
         self.waiter: asyncio.Future[None] = loop.create_future()
@@ -202,14 +210,12 @@ class _TrioCall:
         if self.scope is not None and not self.finished:
             self.scope.cancel()
 
-    def finish(self, result: outcome.Outcome[Any] | None) -> None:
-        """Record how the Trio side ended (``None``: cancelled through its
-        scope) and wake the asyncio side."""
-        self.result = result
+    def finish(self) -> None:
+        """The Trio side ended: wake the asyncio side."""
         self.finished = True
         if not self.waiter.done():
             self.waiter.set_result(None)
-        self.waiter.get_loop()._trio_checkpoints = 0  # type: ignore[attr-defined]
+        self.loop._trio_checkpoints = 0
 
 
 class _Workers:
@@ -267,12 +273,11 @@ class _Workers:
                     running.scope = scope
                     if running.cancel_requested:
                         scope.cancel()
-                    result: outcome.Outcome[Any]
                     try:
-                        result = outcome.Value(await running.fn(*running.args))
+                        running.value = await running.fn(*running.args)
                     except Exception as exc:
-                        result = outcome.Error(exc)
-                    running.finish(result)
+                        running.error = exc
+                    running.finish()
                     running = None
                     running = await next_call()
                 return None
@@ -280,12 +285,14 @@ class _Workers:
             # Cancelled from outside (the loop is closing), KeyboardInterrupt,
             # SystemExit: the caller learns of it, and the worker ends with it.
             if running is not None:
-                running.finish(outcome.Error(exc))
+                running.error = exc
+                running.finish()
             raise
         # Our scope ended a cancelled call (or the wait after a call that
         # swallowed its cancel).
         if running is not None:
-            running.finish(None)
+            running.cancelled = True
+            running.finish()
         return await next_call()
 
 
@@ -327,17 +334,24 @@ async def call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
                 pass
         # An exception raised by the Trio side's clean-up replaces the
         # cancellation, as it would in asyncio code.
-        if isinstance(call.result, outcome.Error) and isinstance(
-            call.result.error, Exception
-        ):
-            call.result.unwrap()
+        if isinstance(call.error, Exception):
+            _raise_error_of(call)
         raise
-    if call.result is None:
+    if call.error is not None:
+        if isinstance(call.error, trio.Cancelled):
+            raise asyncio.CancelledError()  # the whole loop is shutting down
+        _raise_error_of(call)
+    if call.cancelled:
         # Our scope caught a cancel that we did not ask for: impossible unless
         # the Trio function cancelled its own caller's scope.
         raise asyncio.CancelledError()
-    if isinstance(call.result, outcome.Error) and isinstance(
-        call.result.error, trio.Cancelled
-    ):
-        raise asyncio.CancelledError()  # the whole loop is shutting down
-    return call.result.unwrap()  # type: ignore[no-any-return]
+    return call.value  # type: ignore[no-any-return]
+
+
+def _raise_error_of(call: _TrioCall) -> NoReturn:
+    """Raise what the Trio side raised, keeping no frame -> error cycle."""
+    error, call.error = call.error, None
+    try:
+        raise error  # type: ignore[misc]
+    finally:
+        del error
