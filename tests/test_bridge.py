@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import sys
 import traceback
+import weakref
 
 import pytest
 import sniffio
@@ -345,6 +347,27 @@ def test_reused_trio_side_tasks_keep_each_call_to_its_own_context():
     assert second == ("second", "set by second's Trio side")
     assert both == [("a", "set by a's Trio side"), ("b", "set by b's Trio side")]
     assert after == "second"  # the Trio side's set stays on the Trio side
+
+
+def test_reused_trio_side_task_keeps_nothing_of_the_last_call():
+    # What a call's Trio side stored in its context must be freed when the
+    # call is over, not held by the task waiting to be reused.
+    class Payload:
+        pass
+
+    refs = []
+
+    async def trio_side():
+        payload = Payload()
+        refs.append(weakref.ref(payload))
+        request_id.set(payload)
+
+    async def aio_main():
+        await trio_as_aio(trio_side)()
+        gc.collect()
+        return refs[0]() is None
+
+    assert trioloop.run(aio_main())
 
 
 def test_calls_after_a_cancelled_trio_side_run_and_can_be_cancelled():

@@ -164,6 +164,9 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
 
 #: Finished Trio-side tasks kept waiting for the next ``trio_as_aio`` call.
 IDLE_WORKERS = 16
+#: The context of a waiting task: empty, never entered while it waits (a
+#: task handed a call gets the caller's copy first), so shared by all.
+_IDLE_CONTEXT = contextvars.Context()
 
 
 class _TrioCall:
@@ -254,6 +257,7 @@ class _Workers:
             """Wait idle for the next call (``None``: enough tasks wait)."""
             if len(idle) >= IDLE_WORKERS:
                 return None
+            task.context = _IDLE_CONTEXT  # keep nothing of the last caller's
             idle.append(task)
             return await trio.lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
 
