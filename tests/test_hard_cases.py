@@ -44,6 +44,21 @@ def test_every_delay_asyncio_accepts(run):
     assert run(main()) == ["negative", "past", "zero"]
 
 
+def test_create_task_uses_the_task_class_asyncio_has_now(run, monkeypatch):
+    # CPython's own tests swap in the pure-Python Task (asyncio.tasks.Task);
+    # create_task must build whatever class that is at the time of the call.
+    monkeypatch.setattr(asyncio.tasks, "Task", asyncio.tasks._PyTask)
+
+    async def child():
+        return "done"
+
+    async def main():
+        task = asyncio.create_task(child(), name="child")
+        return type(task), task.get_name(), await task
+
+    assert run(main()) == (asyncio.tasks._PyTask, "child", "done")
+
+
 # -- threads and finalizers -------------------------------------------------------
 
 

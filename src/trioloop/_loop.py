@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 import time
-from asyncio import events, unix_events
+from asyncio import events, tasks, unix_events
 from collections.abc import Callable
 from contextvars import Context
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,6 @@ from ._subprocess import watch_child
 
 __all__ = ["TrioEventLoop", "new_event_loop"]
 
-_Task = asyncio.Task
 _sniffio_state = sniffio.thread_local
 
 
@@ -177,7 +176,9 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         if self._task_factory is None and _sniffio_state.name == "asyncio":
             # The common case, written out: asyncio code creating a task.
             self._check_closed()
-            task = _Task(coro, loop=self, **kwargs)
+            task = tasks.Task(
+                coro, loop=self, **kwargs
+            )  # looked up per call, as asyncio does
             if task._source_traceback:  # type: ignore[attr-defined]
                 del task._source_traceback[-1]  # type: ignore[attr-defined]
             try:
