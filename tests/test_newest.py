@@ -124,3 +124,49 @@ def test_call_graph_of_asyncio_code_called_from_trio():
     graph = trio.run(main)
     assert graph.future.get_name() == "leaf-task"
     assert graph.awaited_by and isinstance(graph.awaited_by[0].future, asyncio.Task)
+
+
+PS_TARGET = """
+import asyncio, trioloop
+
+async def waiter():
+    await asyncio.sleep(60)
+
+async def main():
+    async with asyncio.TaskGroup() as group:
+        group.create_task(waiter(), name="waiter-one")
+        group.create_task(waiter(), name="waiter-two")
+        print("ready", flush=True)
+
+trioloop.run(main())
+"""
+
+
+@needs_314
+def test_python_m_asyncio_ps_lists_the_tasks_of_a_trioloop_process():
+    # 3.14's external task introspection reads the C-level task list of
+    # another process: trioloop's tasks are asyncio's own, so it sees them.
+    target = subprocess.Popen(
+        [sys.executable, "-c", PS_TARGET],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert target.stdout is not None
+        assert target.stdout.readline() == "ready\n"
+        ps = subprocess.run(
+            [sys.executable, "-m", "asyncio", "ps", str(target.pid)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if ps.returncode != 0 and "ermission" in ps.stderr:
+            pytest.skip(f"this machine forbids reading another process: {ps.stderr}")
+        assert ps.returncode == 0, ps.stderr
+        assert "waiter-one" in ps.stdout and "waiter-two" in ps.stdout
+        assert "TaskGroup" in ps.stdout and "main" in ps.stdout
+    finally:
+        target.kill()
+        target.wait()
+        assert target.stdout is not None
+        target.stdout.close()
