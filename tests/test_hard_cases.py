@@ -59,6 +59,31 @@ def test_create_task_uses_the_task_class_asyncio_has_now(run, monkeypatch):
     assert run(main()) == (asyncio.tasks._PyTask, "child", "done")
 
 
+def test_loop_that_used_every_feature_keeps_at_most_30_instance_attributes():
+    # Past 30 instance attributes CPython (3.11+) stops sharing an object's
+    # dict keys, and every attribute lookup in asyncio's hot path slows down.
+    # Hosted, with a subprocess, a signal handler and both bridge directions:
+    async def trio_side():
+        await trio.sleep(0)
+
+    async def aio_side():
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+        await proc.wait()
+        await trioloop.trio_as_aio(trio_side)()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: None)
+        loop.remove_signal_handler(signal.SIGUSR1)
+        return loop
+
+    async def main():
+        async with trioloop.open_loop():
+            loop = await aio_as_trio(aio_side)()
+            return len(vars(loop)), sorted(vars(loop))
+
+    count, names = trio.run(main)
+    assert count <= 30, names
+
+
 # -- threads and finalizers -------------------------------------------------------
 
 

@@ -108,7 +108,8 @@ async def wait_future(
         await trio.lowlevel.cancel_shielded_checkpoint()
         return fut.result()
     trio_task = trio.lowlevel.current_task()
-    waiters = getattr(fut.get_loop(), "_trio_waiters", None)
+    side = getattr(fut.get_loop(), "_trio", None)
+    waiters = None if side is None else side.waiters
     abort_requested = False
 
     def wake(_: object) -> None:
@@ -218,7 +219,7 @@ class _TrioCall:
         self.finished = True
         if not self.waiter.done():
             self.waiter.set_result(None)
-        self.loop._trio_checkpoints = 0
+        self.loop._trio.checkpoints = 0
 
 
 class _Workers:
@@ -301,16 +302,16 @@ class _Workers:
 
 
 def _workers_for(loop: TrioEventLoop) -> _Workers:
-    workers: _Workers | None = loop._trio_workers
-    if workers is None or workers.nursery is not loop._nursery:
-        assert loop._nursery is not None
-        workers = loop._trio_workers = _Workers(loop._nursery)
+    workers: _Workers | None = loop._trio.workers
+    if workers is None or workers.nursery is not loop._trio.nursery:
+        assert loop._trio.nursery is not None
+        workers = loop._trio.workers = _Workers(loop._trio.nursery)
     return workers
 
 
 def running_trioloop() -> TrioEventLoop:
     loop = asyncio.get_running_loop()
-    if not isinstance(loop, TrioEventLoop) or loop._nursery is None:
+    if not isinstance(loop, TrioEventLoop) or loop._trio.nursery is None:
         raise RuntimeError(
             "trio_as_aio() needs asyncio code running on a trioloop loop "
             f"(this one runs on {type(loop).__name__}); use trioloop.run(), "
@@ -323,7 +324,7 @@ async def call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     loop = running_trioloop()
     call = _TrioCall(loop, fn, args)
     _workers_for(loop).hand_over(call)
-    loop._trio_checkpoints = 2
+    loop._trio.checkpoints = 2
     try:
         await call.waiter
     except asyncio.CancelledError:

@@ -112,14 +112,14 @@ class TrioContextManager:
 
     async def __aenter__(self) -> Any:
         loop = running_trioloop()
-        assert loop._nursery is not None
+        assert loop._trio.nursery is not None
         self._block = asyncio.current_task()
         self._entered: asyncio.Future[Any] = loop.create_future()
         self._exited: asyncio.Future[outcome.Outcome[bool]] = loop.create_future()
         self._exit_request = trio.Event()
         self._exc_info: ExcInfo = _NO_EXCEPTION
         self._cancelled_block = False
-        loop._nursery.start_soon(self._run_host)
+        loop._trio.nursery.start_soon(self._run_host)
         try:
             return await self._entered
         except asyncio.CancelledError as exc:

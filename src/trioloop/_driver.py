@@ -160,10 +160,10 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
             loop._stopping = False
         if selector.park_for == _NOT_PARKING:
             await checkpoint()
-        elif loop._trio_checkpoints:
+        elif loop._trio.checkpoints:
             # A trio_as_aio call was handed to Trio: give it a step or two
             # (Trio may run us first in its next batch) before parking.
-            loop._trio_checkpoints -= 1
+            loop._trio.checkpoints -= 1
             selector.park_for = _NOT_PARKING
             await checkpoint()
         else:

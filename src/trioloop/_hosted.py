@@ -49,7 +49,7 @@ async def open_loop(
         loop.set_debug(debug)
     if strict:
         make_strict(loop)
-    loop._hosted = True
+    loop._trio.hosted = True
     loop._set_clock(trio.lowlevel.current_clock().current_time)
     token = current_loop_var.set(loop)
     loop._begin_run()
@@ -57,7 +57,7 @@ async def open_loop(
     try:
         with unwrap_lone_exception():
             async with trio.open_nursery() as nursery:
-                loop._nursery = nursery
+                loop._trio.nursery = nursery
                 driver = _Driver(loop, nursery)
                 nursery.start_soon(driver.run)
                 block_failed = True
@@ -72,11 +72,11 @@ async def open_loop(
                             nursery.start_soon(fail, exc)
                     nursery.cancel_scope.cancel()
     finally:
-        loop._nursery = None
+        loop._trio.nursery = None
         loop._end_run()
         current_loop_var.reset(token)
         leave_block()
-        loop._hosted = False
+        loop._trio.hosted = False
         loop.close()
 
 
@@ -128,7 +128,7 @@ async def _shut_down(loop: TrioEventLoop, driver: _Driver, *, wait: bool) -> Non
     """What ``asyncio.run`` does after its main task: cancel (or, in strict
     mode after a normal exit, wait for) the tasks, then close."""
     try:
-        if loop._broken is None:
+        if loop._trio.broken is None:
             if wait:
                 # asyncio.wait, unlike gather, leaves exceptions unretrieved
                 while tasks := [t for t in asyncio.all_tasks(loop) if not t.done()]:

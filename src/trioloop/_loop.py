@@ -51,6 +51,44 @@ __all__ = ["TrioEventLoop", "new_event_loop"]
 _sniffio_state = sniffio.thread_local
 
 
+class _TrioSide:
+    """A loop's trioloop state that asyncio's hot paths never read."""
+
+    __slots__ = (
+        "hosted",
+        "nursery",
+        "waiters",
+        "workers",
+        "checkpoints",
+        "child_pidfds",
+        "sync_run",
+        "broken",
+        "strict_failures",
+    )
+
+    def __init__(self) -> None:
+        #: True while hosted by ``open_loop``; the loop then never runs sync.
+        self.hosted = False
+        #: Nursery of the current run (sync run or hosting ``open_loop``).
+        self.nursery: trio.Nursery | None = None
+        #: Trio tasks waiting for futures of this loop (``wait_future``).
+        self.waiters: set[trio.lowlevel.Task] = set()
+        #: Reusable Trio tasks for ``trio_as_aio`` (``_bridge._Workers``).
+        self.workers: Any = None
+        #: Trio checkpoints the driver takes before parking, because a
+        #: ``trio_as_aio`` call was handed to Trio: one that finishes in its
+        #: first step then costs no wake-up (see ``_bridge``).
+        self.checkpoints = 0
+        #: pidfds of children being watched (replaced, never mutated).
+        self.child_pidfds: frozenset[int] = frozenset()
+        #: Token of the current sync run (``run_forever``), else None.
+        self.sync_run: object | None = None
+        #: Why the driver can no longer run this loop, once that happens.
+        self.broken: BaseException | None = None
+        #: Failed tasks to re-check at block exit (``_strict`` only).
+        self.strict_failures: list[asyncio.Task[Any]] = []
+
+
 class TrioEventLoop(asyncio.SelectorEventLoop):
     """An asyncio event loop whose iterations run as a Trio task."""
 
@@ -87,36 +125,18 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         def _asyncgen_firstiter_hook(self, agen: Any) -> None: ...
         def _asyncgen_finalizer_hook(self, agen: Any) -> None: ...
 
-    # trioloop's own state.  Defaults live on the class and only what a run
-    # changes lands in the instance: past 30 instance attributes CPython stops
+    # trioloop's own state.  Past 30 instance attributes CPython stops
     # sharing dict keys between instances, and every attribute lookup in
-    # asyncio's hot path got measurably slower (benchmarks/instructions.py).
-
-    #: True while the driver is parked in Trio waiting for I/O or a timer.
-    _parked = False
-    #: Trio checkpoints the driver takes before parking, because a
-    #: ``trio_as_aio`` call was handed to Trio: one that finishes in its first
-    #: step then costs no wake-up (see ``_bridge``).
-    _trio_checkpoints = 0
-    #: Reusable Trio tasks for ``trio_as_aio`` (``_bridge._Workers``).
-    _trio_workers: Any = None
-    #: Nursery of the current run (sync run or hosting ``open_loop``).
-    _nursery: trio.Nursery | None = None
-    #: True while hosted by ``open_loop``; the loop then never runs sync.
-    _hosted = False
-    #: pidfds of children being watched (replaced, never mutated in place).
-    _child_pidfds: frozenset[int] = frozenset()
-    #: Token of the current sync run (``run_forever``), else None.
-    _sync_run: object | None = None
-    #: Why the driver can no longer run this loop, once that happens.
-    _broken: BaseException | None = None
-    #: Failed tasks to re-check at block exit (set by ``_strict`` only).
-    _strict_failures: list[asyncio.Task[Any]]
+    # asyncio's hot path got measurably slower (benchmarks/instructions.py);
+    # asyncio's loop has 24 (27 on 3.14).  So only what a hot path reads is
+    # an attribute of its own, set in __init__ (so lookups specialise); the
+    # rest lives in one ``_TrioSide``, and ``time`` is only set when hosted.
 
     def __init__(self) -> None:
+        #: True while the driver is parked in Trio waiting for I/O or a timer.
+        self._parked = False
+        self._trio = _TrioSide()
         super().__init__(ParkingSelector())
-        #: Trio tasks waiting for futures of this loop (``wait_future``).
-        self._trio_waiters: set[trio.lowlevel.Task] = set()
 
     # -- time and scheduling -------------------------------------------------
 
@@ -198,8 +218,8 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         """The driver failed for good: nothing will complete this loop's
         futures, so wake every Trio task waiting for one with an error
         rather than leave it hanging."""
-        self._broken = error
-        waiters, self._trio_waiters = self._trio_waiters, set()
+        self._trio.broken = error
+        waiters, self._trio.waiters = self._trio.waiters, set()
         for task in waiters:
             failure = RuntimeError(f"the asyncio event loop stopped running: {error!r}")
             failure.__cause__ = error
@@ -208,7 +228,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
     # -- running --------------------------------------------------------------
 
     def _check_running(self) -> None:
-        if self._hosted:
+        if self._trio.hosted:
             raise RuntimeError(
                 "This event loop is hosted by trioloop.open_loop() and runs for "
                 "as long as that block; from Trio code, await asyncio code with "
@@ -229,23 +249,23 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         try:
             trio.run(self._run_sync)
         finally:
-            if self._sync_run is not None:
+            if self._trio.sync_run is not None:
                 self._abandon_run(hooks)
 
     async def _run_sync(self) -> None:
         self._begin_run()
         events._set_running_loop(self)
-        run = self._sync_run = object()
+        run = self._trio.sync_run = object()
         try:
             with unwrap_lone_exception():
                 async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
+                    self._trio.nursery = nursery
                     await drive(self, until_stopped=True)
                     nursery.cancel_scope.cancel()
         finally:
-            if self._sync_run is run:  # else _abandon_run did this already
-                self._sync_run = None
-                self._nursery = None
+            if self._trio.sync_run is run:  # else _abandon_run did this already
+                self._trio.sync_run = None
+                self._trio.nursery = None
                 events._set_running_loop(None)
                 self._end_run()
 
@@ -260,10 +280,10 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         we.  The abandoned coroutine is left to the garbage collector, which
         also collects the dead Trio run (closing it here would store the
         exception in that run's task and keep it alive); its ``finally`` then
-        sees ``_sync_run`` changed and does nothing.
+        sees ``_trio.sync_run`` changed and does nothing.
         """
-        self._sync_run = None
-        self._nursery = None
+        self._trio.sync_run = None
+        self._trio.nursery = None
         if events._get_running_loop() is self:
             events._set_running_loop(None)
         self._end_run()
@@ -287,10 +307,10 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
     def close(self) -> None:
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
-        for pidfd in self._child_pidfds:
+        for pidfd in self._trio.child_pidfds:
             self._remove_reader(pidfd)
             _close_fd(pidfd)
-        self._child_pidfds = frozenset()
+        self._trio.child_pidfds = frozenset()
         super().close()
 
     # -- name resolution ------------------------------------------------------

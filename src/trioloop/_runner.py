@@ -88,7 +88,7 @@ async def _run_main(
                 raise KeyboardInterrupt() from None
             raise
         except RuntimeError as exc:
-            if loop._broken is None or exc.__cause__ is not loop._broken:
+            if loop._trio.broken is None or exc.__cause__ is not loop._trio.broken:
                 raise
             # Only the echo of the loop's own failure, which comes out of
             # open_loop by itself (as asyncio.run raises it).

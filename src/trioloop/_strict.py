@@ -40,7 +40,7 @@ async def fail(exc: BaseException) -> None:
 def make_strict(loop: TrioEventLoop) -> None:
     """Route ``loop``'s tasks through strict-mode bookkeeping."""
     base_create_task = loop.create_task
-    loop._strict_failures = []
+    loop._trio.strict_failures = []
 
     def create_task(coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         task = base_create_task(coro, **kwargs)
@@ -60,9 +60,9 @@ def _on_done(loop: TrioEventLoop, task: asyncio.Task[Any]) -> None:
     # argument is the task: those are its watchers.
     watched = any(handle._args and handle._args[0] is task for handle in loop._ready)
     if watched:
-        loop._strict_failures.append(task)
-    elif loop._nursery is not None:
-        loop._nursery.start_soon(fail, task._exception)
+        loop._trio.strict_failures.append(task)
+    elif loop._trio.nursery is not None:
+        loop._trio.nursery.start_soon(fail, task._exception)
         task.exception()  # retrieved: no "never retrieved" log as well
 
 
@@ -70,8 +70,8 @@ def unretrieved_failures(loop: TrioEventLoop) -> list[BaseException]:
     """Exceptions of watched tasks that nobody retrieved after all."""
     failures = [
         exc
-        for task in loop._strict_failures
+        for task in loop._trio.strict_failures
         if task._log_traceback and (exc := task.exception()) is not None
     ]
-    loop._strict_failures.clear()
+    loop._trio.strict_failures.clear()
     return failures

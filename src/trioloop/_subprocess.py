@@ -43,12 +43,12 @@ def watch_child(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
 
     def exited() -> None:
         loop._remove_reader(pidfd)
-        loop._child_pidfds -= {pidfd}
+        loop._trio.child_pidfds -= {pidfd}
         os.close(pidfd)
         on_exit(_reap(pid))
 
     loop._add_reader(pidfd, exited)
-    loop._child_pidfds |= {pidfd}
+    loop._trio.child_pidfds |= {pidfd}
 
 
 def _watch_with_thread(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:

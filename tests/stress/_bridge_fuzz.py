@@ -509,8 +509,8 @@ def run_tree(root: Node) -> Observed:
             loop.set_exception_handler(
                 lambda _, ctx: reports.append(str(ctx.get("message")))
             )
-            assert loop._nursery is not None
-            trio_tasks_before = set(loop._nursery.child_tasks)
+            assert loop._trio.nursery is not None
+            trio_tasks_before = set(loop._trio.nursery.child_tasks)
             outcome: tuple[str, Any]
             with trio.move_on_after(HANG_AFTER) as watchdog:
                 try:
@@ -529,9 +529,9 @@ def run_tree(root: Node) -> Observed:
                 tasks_left=[repr(t) for t in asyncio.all_tasks(loop)],
                 trio_tasks_left=[  # idle trio_as_aio workers wait to be reused
                     t.name
-                    for t in set(loop._nursery.child_tasks)
+                    for t in set(loop._trio.nursery.child_tasks)
                     - trio_tasks_before
-                    - set(loop._trio_workers.idle if loop._trio_workers else ())
+                    - set(loop._trio.workers.idle if loop._trio.workers else ())
                 ],
                 handler_calls=reports,
             )
