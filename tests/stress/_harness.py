@@ -218,7 +218,9 @@ class LogCapture(logging.Handler):
         self._logger.propagate = self._old_propagate
 
     def messages(self) -> list[str]:
-        return [record.getMessage().splitlines()[0] for record in self.records]
+        """First line of each record, with what it is about (asyncio's
+        reports name the future or handle on the next lines)."""
+        return [_summary(record) for record in self.records]
 
     def count(self, text: str) -> int:
         return sum(text in message for message in self.messages())
@@ -226,6 +228,14 @@ class LogCapture(logging.Handler):
     def alarming(self, expected: tuple[str, ...] = ()) -> list[str]:
         """Logged lines that are neither expected nor benign."""
         return [m for m in self.messages() if not any(e in m for e in expected)]
+
+
+def _summary(record: logging.LogRecord) -> str:
+    lines = record.getMessage().splitlines()
+    about = " | ".join(line.strip() for line in lines[1:3])
+    if record.exc_info and record.exc_info[1] is not None:
+        about += f" | {record.exc_info[1]!r}"
+    return f"{lines[0]} [{about[:300]}]" if about else lines[0]
 
 
 # -- the process entry point -------------------------------------------------------

@@ -43,10 +43,23 @@ from ._echo import EchoStats, echo_handler
 
 #: Logged by asyncio on purpose during the EMFILE case.
 EMFILE_LOG = "socket.accept() out of system resource"
-EXPECTED_LOGS: tuple[str, ...] = (EMFILE_LOG,)
+_UNRETRIEVED = (
+    "Future exception was never retrieved [future: <Future finished exception="
+)
+EXPECTED_LOGS: tuple[str, ...] = (
+    EMFILE_LOG,
+    # A stream protocol's _closed future holds the reset or broken pipe that
+    # ended its connection; the protocol's __del__ retrieves it, but when the
+    # garbage collector finalizes the two in one cycle, the future may go
+    # first and log.  Seen on stock asyncio and trioloop alike (3.11, 3.13
+    # under CI load).
+    _UNRETRIEVED + "ConnectionResetError",
+    _UNRETRIEVED + "BrokenPipeError",
+    _UNRETRIEVED + "ConnectionAbortedError",
+)
 if sys.version_info < (3, 11):
-    # 3.10's streams leave a broken pipe's or reset's error unretrieved in
-    # the protocol's _closed future (fixed in 3.11): logged on both loops.
+    # 3.10's streams leave such errors unretrieved every time (the __del__
+    # came in 3.11): logged on both loops, whatever the error.
     EXPECTED_LOGS += ("Future exception was never retrieved",)
 CASE_LIMIT = 60.0
 ACCEPT_RETRY_DELAY = 1.0  # asyncio.constants.ACCEPT_RETRY_DELAY
