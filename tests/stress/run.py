@@ -13,7 +13,8 @@ counted as a hang.  One line per scenario gives each figure as
 Python version go to a JSON file (default ``.cache/stress/MODE-pyX.Y.json``).
 
 A scenario's status is PASS, FAIL (trioloop failed its checks), REF-FAIL
-(only stock asyncio did: the scenario itself is at fault) or HANG.  When
+(stock asyncio failed them, and trioloop failed none that asyncio passed:
+the scenario itself is at fault) or HANG.  When
 trioloop fails a check that a loaded machine can fail (a trend, a timing),
 its run is repeated once: passing then makes the status FLAKY, and both
 attempts are printed.  A lost or corrupted byte is never retried.
@@ -277,11 +278,17 @@ def status_of(reports: dict[str, dict[str, Any]]) -> str:
     ref_ok = reports["asyncio"]["ok"] if "asyncio" in reports else True
     if trio_ok and ref_ok:
         return "PASS"
-    if trio_ok:
-        return (
-            "REF-FAIL"  # stock asyncio failed the same checks: the scenario is at fault
-        )
+    if trio_ok or (not ref_ok and _same_failure(reports)):
+        # Stock asyncio failed (the same checks): the scenario is at fault.
+        return "REF-FAIL"
     return "FAIL"
+
+
+def _same_failure(reports: dict[str, dict[str, Any]]) -> bool:
+    """trioloop failed nothing that stock asyncio did not fail too."""
+    theirs = set(reports["asyncio"].get("problems", []))
+    ours = set(reports["trioloop"].get("problems", []))
+    return bool(ours) and ours <= theirs
 
 
 def line_for(scenario: Scenario, reports: dict[str, dict[str, Any]]) -> str:
