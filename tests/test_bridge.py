@@ -815,6 +815,38 @@ def test_exception_raised_by_cleanup_replaces_the_cancellation_both_ways():
     run_hosted(body)
 
 
+def test_nursery_clean_up_failure_replaces_the_cancellation_and_calls_go_on():
+    # Cancelled from asyncio, a Trio nursery whose child fails in its
+    # clean-up ends in a group that still holds the Cancelled; the call's
+    # cancel scope removes its own Cancelled on the way out, leaving the
+    # failure - which replaces the cancellation, and the next call works.
+    async def child_fails_on_cancel():
+        try:
+            await trio.sleep_forever()
+        finally:
+            raise KeyError("child clean-up failed")
+
+    async def trio_side():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(child_fails_on_cancel)
+            await trio.sleep_forever()
+
+    async def trio_ok():
+        await trio.sleep(0)
+        return "still working"
+
+    async def aio_main():
+        task = asyncio.ensure_future(trio_as_aio(trio_side)())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(ExceptionGroup) as caught:
+            await task
+        assert caught.group_contains(KeyError, match="child clean-up failed")
+        return await trio_as_aio(trio_ok)()
+
+    assert trioloop.run(aio_main()) == "still working"
+
+
 def test_crossings_are_coroutines_for_start_soon_and_create_task():
     results = []
 

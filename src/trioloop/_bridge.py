@@ -287,12 +287,17 @@ class _Workers:
                     running = await next_call()
                 return None
         except BaseException as exc:
-            # Cancelled from outside (the loop is closing), KeyboardInterrupt,
-            # SystemExit: the caller learns of it, and the worker ends with it.
             if running is not None:
                 running.error = exc
                 running.finish()
-            raise
+            if not isinstance(exc, Exception):
+                # Cancelled from outside (the loop is closing), Ctrl+C,
+                # SystemExit: the worker ends with it too.
+                raise
+            # An exception group our scope's exit left after taking its own
+            # Cancelled out (a nursery whose clean-up failed): the caller
+            # has it; this task goes on, outside the spent scope.
+            return await next_call()
         # Our scope ended a cancelled call (or the wait after a call that
         # swallowed its cancel).
         if running is not None:
