@@ -15,7 +15,10 @@ import os
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._harness import Outcome
 
 __all__ = [
     "EchoStats",
@@ -23,6 +26,7 @@ __all__ = [
     "POOL",
     "chunks",
     "echo_handler",
+    "check_summary",
     "exchange_asyncio",
     "handshake",
     "summarize",
@@ -184,3 +188,19 @@ def summarize(checks: list[Exchange | BaseException]) -> dict[str, Any]:
         ),
         "client_errors": failures,
     }
+
+
+def check_summary(out: Outcome, held: int, conns: int) -> None:
+    """What every echo load checks of ``summarize``'s figures (in
+    ``out.figures``): all connections held, no byte lost or corrupted, no
+    client error."""
+    out.check(held == conns, f"held {held} of {conns} connections")
+    out.check(out.figures["bytes_lost"] == 0, f"{out.figures['bytes_lost']} bytes lost")
+    out.check(
+        out.figures["corrupted_reads"] == 0,
+        f"{out.figures['corrupted_reads']} corrupted reads",
+    )
+    out.check(
+        not out.figures["client_errors"],
+        f"client errors {out.figures['client_errors']}",
+    )

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from . import _harness as H
-from ._echo import EchoStats, echo_handler
+from ._echo import EchoStats, check_summary, echo_handler
 
 SIZES = {
     "quick": {"conns": 2000, "warm": 100, "bytes": 32768},
@@ -86,16 +86,7 @@ async def serve_and_measure(mode: str, out: H.Outcome) -> None:
         await asyncio.wait_for(server.wait_closed(), limit)
     out.figures["server_errors"] = stats.errors
     out.figures["server_bytes"] = stats.bytes
-    out.check(int(held) == size["conns"], f"held {held} of {size['conns']} connections")
-    out.check(out.figures["bytes_lost"] == 0, f"{out.figures['bytes_lost']} bytes lost")
-    out.check(
-        out.figures["corrupted_reads"] == 0,
-        f"{out.figures['corrupted_reads']} corrupted reads",
-    )
-    out.check(
-        not out.figures["client_errors"],
-        f"client errors {out.figures['client_errors']}",
-    )
+    check_summary(out, int(held), size["conns"])
     out.check(
         out.figures["bytes_sent"] == size["conns"] * size["bytes"],
         "not every byte was sent",

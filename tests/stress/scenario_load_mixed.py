@@ -27,6 +27,7 @@ from ._echo import (
     HELLO,
     EchoStats,
     Exchange,
+    check_summary,
     chunks,
     echo_handler,
     exchange_asyncio,
@@ -167,19 +168,7 @@ def scenario(impl: str, mode: str) -> H.Outcome:
     out.figures["mb_per_s"] = (
         out.figures["bytes_ok"] / 1e6 / max(out.figures["traffic_seconds"], 1e-9)
     )
-    out.check(
-        out.figures["conns"] == size["conns"],
-        f"held {out.figures['conns']} of {size['conns']}",
-    )
-    out.check(out.figures["bytes_lost"] == 0, f"{out.figures['bytes_lost']} bytes lost")
-    out.check(
-        out.figures["corrupted_reads"] == 0,
-        f"{out.figures['corrupted_reads']} corrupted reads",
-    )
-    out.check(
-        not out.figures["client_errors"],
-        f"client errors {out.figures['client_errors']}",
-    )
+    check_summary(out, out.figures["conns"], size["conns"])
     out.check(not log.records, f"asyncio logged: {log.messages()[:5]}")
     return out
 
