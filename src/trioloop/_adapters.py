@@ -150,8 +150,7 @@ class _TrioCrossing(_Crossing):
 
 def _adapt(x: Any, crossing: type[_Crossing], name: str) -> Any:
     if callable(x) and not _is_async_object(x):
-        plain = inspect.iscoroutinefunction(x)
-        if plain:
+        if inspect.iscoroutinefunction(x):
             # What an async function returns can only be awaited: the
             # crossing is then just the bridge's coroutine (the hot path).
             return _plain_call(x, crossing)

@@ -24,10 +24,11 @@ one per call, and is invisible to 3.14's C-level task introspection.
 are *reused*: spawning a Trio task cost more than a short call itself, so a
 task that finished a call waits (up to ``IDLE_WORKERS`` of them) to be handed
 the next one, rescheduled directly, with its ``Task.context`` (which Trio
-reads at every step) set to the new call's context.  Each call has its own
-cancel scope, so the reuse is invisible to cancellation.  Having handed a
-call over, the asyncio side lets the driver take one Trio checkpoint
-instead of parking: a call that finishes in that step costs no wake-up.
+reads at every step) set to the new call's context.  A task runs its calls
+in one cancel scope until a call is cancelled through it, then opens a new
+one, so a cancel never reaches another call.  Having handed a call over,
+the asyncio side lets the driver take up to two Trio checkpoints instead of
+parking: a call that finishes in its first step costs no wake-up.
 
 Cancellation
 ------------

@@ -196,16 +196,15 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         if self._task_factory is None and _sniffio_state.name == "asyncio":
             # The common case, written out: asyncio code creating a task.
             self._check_closed()
-            task = tasks.Task(
-                coro, loop=self, **kwargs
-            )  # looked up per call, as asyncio does
+            # tasks.Task looked up per call, as asyncio does (tests swap it).
+            task = tasks.Task(coro, loop=self, **kwargs)
             if task._source_traceback:  # type: ignore[attr-defined]
                 del task._source_traceback[-1]  # type: ignore[attr-defined]
             try:
                 return task
             finally:
                 del task  # an eager task's traceback may hold this frame
-        if sniffio.thread_local.name == "asyncio":
+        if _sniffio_state.name == "asyncio":
             task = super().create_task(coro, **kwargs)
         else:
             with asyncio_flavour(self):
