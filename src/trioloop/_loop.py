@@ -27,11 +27,12 @@ import collections
 import errno
 import heapq
 import inspect
+import math
 import signal
 import sys
 import threading
 import time
-from asyncio import events, tasks, unix_events
+from asyncio import base_events, events, tasks, unix_events
 from collections.abc import Callable
 from contextvars import Context
 from typing import TYPE_CHECKING, Any
@@ -158,9 +159,11 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_soon")
-        handle: asyncio.Handle = self._call_soon(callback, args, context)
+        # asyncio's _call_soon written in: every task step comes through here.
+        handle = events.Handle(callback, args, self, context)
         if handle._source_traceback:  # type: ignore[attr-defined]
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        self._ready.append(handle)
         if self._parked:
             self._write_to_self()
         return handle
@@ -188,6 +191,97 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         if self._parked:
             self._write_to_self()
         return timer
+
+    def _run_once(self) -> None:
+        """One iteration, with ``BaseEventLoop._run_once``'s steps and order.
+
+        Drop cancelled timers, poll the selector, queue the I/O callbacks and
+        the due timers, then run what is ready (new work waits for the next
+        iteration).  Written out to skip what asyncio's version does on every
+        iteration even when there is nothing to do: reading the clock with no
+        timer pending (the Trio clock, when hosted, is a Python call) and
+        processing an empty event list.
+        """
+        scheduled = self._scheduled
+        if scheduled:
+            count = len(scheduled)
+            if (
+                count > base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
+                and self._timer_cancelled_count / count
+                > base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
+            ):
+                scheduled = self._compact_timers()
+            else:
+                while scheduled and scheduled[0]._cancelled:
+                    self._timer_cancelled_count -= 1
+                    heapq.heappop(scheduled)._scheduled = False
+        ready = self._ready
+        if ready or self._stopping:
+            timeout: float | None = 0
+        elif scheduled:
+            timeout = min(
+                max(0.0, scheduled[0]._when - self.time()),
+                base_events.MAXIMUM_SELECT_TIMEOUT,  # type: ignore[attr-defined]
+            )
+        else:
+            timeout = None
+        event_list = self._selector.select(timeout)
+        if event_list:
+            self._process_events(event_list)
+            event_list = None  # no cycle through a traceback
+        if scheduled:
+            now = self.time()
+            # Strictly later than now even where the clock's resolution is
+            # finer than a float's (as Python 3.14 does).
+            end_time = now + max(self._clock_resolution, math.ulp(now))
+            # "not >=" rather than "<", as asyncio: a NaN time is due.
+            while scheduled and not scheduled[0]._when >= end_time:
+                timer = heapq.heappop(scheduled)
+                timer._scheduled = False
+                ready.append(timer)
+        if self._debug:
+            self._run_ready_debug(len(ready))
+            return
+        popleft = ready.popleft
+        for _ in range(len(ready)):
+            handle = popleft()
+            if not handle._cancelled:
+                handle._run()
+        handle = None  # no cycle through a traceback
+
+    def _compact_timers(self) -> list[asyncio.TimerHandle]:
+        """Rebuild the timer heap without its cancelled timers (when they
+        are most of it, as asyncio does)."""
+        kept = []
+        for timer in self._scheduled:
+            if timer._cancelled:
+                timer._scheduled = False
+            else:
+                kept.append(timer)
+        heapq.heapify(kept)
+        self._scheduled = kept
+        self._timer_cancelled_count = 0
+        return kept
+
+    def _run_ready_debug(self, count: int) -> None:
+        """Run ``count`` ready callbacks, logging slow ones (debug mode)."""
+        for _ in range(count):
+            handle = self._ready.popleft()
+            if handle._cancelled:
+                continue
+            try:
+                self._current_handle = handle
+                t0 = self.time()
+                handle._run()
+                elapsed = self.time() - t0
+                if elapsed >= self.slow_callback_duration:
+                    base_events.logger.warning(  # type: ignore[attr-defined]
+                        "Executing %s took %.3f seconds",
+                        base_events._format_handle(handle),  # type: ignore[attr-defined]
+                        elapsed,
+                    )
+            finally:
+                self._current_handle = None
 
     def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         """As asyncio's; called from Trio code, a task that starts eagerly
