@@ -49,6 +49,7 @@ import sniffio
 import trio
 
 from ._flavour import NotATrioTask, trio_run_context
+from ._idle import IdleBlocker
 
 if TYPE_CHECKING:
     from ._loop import TrioEventLoop
@@ -124,6 +125,18 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     asyncio code through ``aio_as_trio`` then cancels that code and raises
     ``KeyboardInterrupt`` once it has finished.
     """
+    blocker = IdleBlocker.start(loop._selector.fileno())
+    try:
+        await _drive(loop, until_stopped, blocker)
+    finally:
+        if blocker is not None:
+            blocker.close()
+
+
+@trio.lowlevel.enable_ki_protection
+async def _drive(
+    loop: TrioEventLoop, until_stopped: bool, blocker: IdleBlocker | None
+) -> None:
     selector: ParkingSelector = loop._selector
     run_once = loop._run_once
     perf_counter = time.perf_counter
@@ -132,46 +145,81 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     driver_task = trio.lowlevel.current_task()
     guard = NotATrioTask(driver_task)
     while True:
-        # One batch: iterations back to back until the loop wants to sleep,
-        # stops, or has held the thread for YIELD_INTERVAL.  The flavour
-        # switch is inlined (not _flavour.asyncio_flavour) to keep it cheap.
-        batch_end = perf_counter() + YIELD_INTERVAL
-        prev_loop = _get_running_loop()
-        prev_library = _sniffio_state.name
-        _set_running_loop(loop)
-        _sniffio_state.name = "asyncio"
-        run_context.task = guard
-        try:
+        # One cancel scope serves as the asyncio timer's alarm for as many
+        # parks as it can: its deadline is moved only when the earliest timer
+        # changes, and the scope is replaced only once it has gone off.  (A
+        # fresh scope per park cost more than the rest of the park.)
+        with trio.CancelScope() as alarm:
+            alarm_for = None  # the asyncio time the alarm's deadline is for
             while True:
-                run_once()
-                if (
-                    loop._stopping
-                    or selector.park_for != _NOT_PARKING
-                    or perf_counter() > batch_end
-                ):
-                    break
-        finally:
-            run_context.task = driver_task
-            _sniffio_state.name = prev_library
-            _set_running_loop(prev_loop)
-        if loop._stopping:
-            if until_stopped:
-                return
-            loop._stopping = False
-        if selector.park_for == _NOT_PARKING:
-            await checkpoint()
-        elif loop._trio.checkpoints:
-            # A trio_as_aio call was handed to Trio: give it a step or two
-            # (Trio may run us first in its next batch) before parking.
-            loop._trio.checkpoints -= 1
-            selector.park_for = _NOT_PARKING
-            await checkpoint()
-        else:
-            await _park(loop, selector, selector.park_for)
+                # One batch: iterations back to back until the loop wants to
+                # sleep, stops, or has held the thread for YIELD_INTERVAL.
+                # The flavour switch is inlined (not
+                # _flavour.asyncio_flavour) to keep it cheap.
+                batch_end = perf_counter() + YIELD_INTERVAL
+                prev_loop = _get_running_loop()
+                prev_library = _sniffio_state.name
+                _set_running_loop(loop)
+                _sniffio_state.name = "asyncio"
+                run_context.task = guard
+                try:
+                    while True:
+                        run_once()
+                        if (
+                            loop._stopping
+                            or selector.park_for != _NOT_PARKING
+                            or perf_counter() > batch_end
+                        ):
+                            break
+                finally:
+                    run_context.task = driver_task
+                    _sniffio_state.name = prev_library
+                    _set_running_loop(prev_loop)
+                if loop._stopping:
+                    if until_stopped:
+                        return
+                    loop._stopping = False
+                if selector.park_for == _NOT_PARKING or loop._ready:
+                    # (Work can be ready although the poll found none: a
+                    # timer that came due as the iteration ran.)
+                    selector.park_for = _NOT_PARKING
+                    await checkpoint()
+                    continue
+                if loop._trio.checkpoints:
+                    # A trio_as_aio call was handed to Trio: give it a step
+                    # or two (Trio may run us first in its next batch)
+                    # before parking.
+                    loop._trio.checkpoints -= 1
+                    selector.park_for = _NOT_PARKING
+                    await checkpoint()
+                    continue
+                scheduled = loop._scheduled
+                wake_at = scheduled[0]._when if scheduled else None
+                if wake_at != alarm_for:
+                    if wake_at is None:
+                        alarm.deadline = math.inf
+                    else:  # max(): a NaN time (asyncio accepts it) is due now
+                        alarm.deadline = trio.current_time() + max(
+                            0.0, wake_at - loop.time()
+                        )
+                    alarm_for = wake_at
+                if blocker is not None:
+                    loop._parked = True
+                    try:
+                        trio_has_work = blocker.block()
+                    finally:
+                        loop._parked = False
+                    if trio_has_work is not None:
+                        selector.park_for = _NOT_PARKING
+                        if trio_has_work:
+                            await checkpoint()
+                        continue
+                await _park(loop, selector)
 
 
-async def _park(loop: TrioEventLoop, selector: ParkingSelector, seconds: float) -> None:
-    """Sleep in Trio until an asyncio fd is ready or ``seconds`` have passed.
+async def _park(loop: TrioEventLoop, selector: ParkingSelector) -> None:
+    """Sleep in Trio until an asyncio fd is ready (or the caller's alarm
+    scope goes off: the next asyncio timer is due).
 
     Work added from outside a batch (a ``call_soon`` from a Trio task, a
     thread, a signal handler) wakes the driver through the loop's self-pipe,
@@ -179,11 +227,7 @@ async def _park(loop: TrioEventLoop, selector: ParkingSelector, seconds: float) 
     """
     loop._parked = True
     try:
-        if seconds == math.inf:  # no timer: a cancel scope would only cost
-            await trio.lowlevel.wait_readable(selector.fileno())
-        else:
-            with trio.move_on_after(seconds):
-                await trio.lowlevel.wait_readable(selector.fileno())
+        await trio.lowlevel.wait_readable(selector.fileno())
     finally:
         loop._parked = False
-    selector.park_for = _NOT_PARKING
+        selector.park_for = _NOT_PARKING

@@ -1,0 +1,140 @@
+"""Blocking in the loop's own selector while Trio has nothing else to run.
+
+Parking in Trio (``wait_readable`` on the selector's fd, see ``_driver``)
+costs an ``epoll_ctl`` and a Trio scheduler pass per wake-up: ~9 us, most of
+what separated trioloop from asyncio when a server wakes for every message.
+While the driver is the only Trio task that can run, that pass buys nothing.
+So the driver may block where it is instead: in a small epoll set holding
+both the selector's fd and Trio's own epoll fd, for no longer than Trio's
+next deadline (the driver's alarm for the next asyncio timer is one of
+them).  Whatever would have woken Trio - I/O for a Trio task, a thread's
+``trio.from_thread`` call, a signal, Ctrl+C - makes Trio's fd readable and
+ends the block, and the driver then takes a checkpoint so Trio handles it;
+if only asyncio fds are ready, the driver goes straight to its next batch.
+
+"The only Trio task that can run" has to be exact, and Trio runs tasks in
+batches whose not-yet-run members are in no structure we can see.  So the
+blocker is also an instrument: Trio calls ``after_io_wait`` just before it
+forms a batch from its run queue, and the blocker records the batch's size.
+The driver blocks only when its own batch held nothing but itself and
+nothing has been scheduled since.  (Trio can still add tasks to a batch
+after that hook, when it expires deadlines or wakes ``wait_all_tasks_blocked``
+waiters: the hook also notes the earliest deadline, and the driver does not
+block if that one is past or if there are idle waiters.)
+
+This reads Trio internals (the runner's run queue, deadlines, idle waiters,
+clock and epoll object), so it stays off whenever anything is not as
+expected: other internals (another Trio version), guest mode (the host
+loop, not this thread, must do the blocking), a clock other than Trio's
+default (``MockClock``'s virtual time), ``wait_all_tasks_blocked`` waiters,
+another instrument watching Trio's I/O waits (it would see none while the
+driver blocks), or an I/O manager that is not epoll.  When it is off, the
+driver parks in Trio as before; ``tests/test_hard_cases.py`` checks that it
+is on with the Trio the tests run against.
+"""
+
+from __future__ import annotations
+
+import math
+import select
+from typing import Any
+
+import trio
+
+try:  # Trio internals; if they move, the blocker stays off
+    from trio._core._run import GLOBAL_RUN_CONTEXT, SystemClock
+except ImportError:  # pragma: no cover - depends on the Trio version
+    GLOBAL_RUN_CONTEXT = SystemClock = None
+
+__all__ = ["IdleBlocker"]
+
+#: Longest single block, as Trio's own (its ``_MAX_TIMEOUT``).
+_MAX_BLOCK = 86400.0
+_RUNNER_FIELDS = (
+    "runq",
+    "deadlines",
+    "waiting_for_idle",
+    "instruments",
+    "clock",
+    "clock_autojump_threshold",
+    "is_guest",
+)
+
+
+class IdleBlocker(trio.abc.Instrument):
+    """Lets one driver block in its selector while its Trio run is idle."""
+
+    def __init__(self, runner: Any, trio_epoll: select.epoll, selector_fd: int) -> None:
+        self._runner = runner
+        self._runq = runner.runq
+        #: Size of the batch Trio is running (unknown until the next pass).
+        self._batch_size = -1
+        self._next_deadline = -math.inf
+        self._trio_fd = trio_epoll.fileno()
+        self._epoll = select.epoll()
+        try:
+            self._epoll.register(selector_fd, select.EPOLLIN)
+            self._epoll.register(self._trio_fd, select.EPOLLIN)
+        except BaseException:
+            self._epoll.close()
+            raise
+
+    @classmethod
+    def start(cls, selector_fd: int) -> IdleBlocker | None:
+        """A blocker installed in the current Trio run, or None where this
+        run cannot have one (see the module docstring)."""
+        runner = getattr(GLOBAL_RUN_CONTEXT, "runner", None)
+        if runner is None or not all(hasattr(runner, f) for f in _RUNNER_FIELDS):
+            return None
+        if runner.is_guest or type(runner.clock) is not SystemClock:
+            return None
+        trio_epoll = getattr(getattr(runner, "io_manager", None), "_epoll", None)
+        if not isinstance(trio_epoll, select.epoll):
+            return None
+        blocker = cls(runner, trio_epoll, selector_fd)
+        trio.lowlevel.add_instrument(blocker)
+        return blocker
+
+    def close(self) -> None:
+        try:
+            trio.lowlevel.remove_instrument(self)
+        except (KeyError, RuntimeError):  # already gone, or the run has ended
+            pass
+        self._epoll.close()
+
+    def after_io_wait(self, timeout: float) -> None:
+        runner = self._runner
+        if runner.waiting_for_idle:  # Trio may add them to this batch
+            self._batch_size = -1
+            return
+        self._batch_size = len(self._runq)
+        # Trio expires deadlines after this hook and before it forms the
+        # batch; ``block`` checks none can have expired in between.
+        self._next_deadline = runner.deadlines.next_deadline()
+
+    def block(self) -> bool | None:
+        """Block until an asyncio fd is ready or Trio has something to do.
+
+        Returns None without blocking when another Trio task may run (park
+        in Trio instead), True when Trio needs a pass (its fd is ready or
+        its next deadline has come), False when only asyncio fds are ready.
+        """
+        runner = self._runner
+        if self._batch_size != 1 or self._runq or runner.waiting_for_idle:
+            return None
+        if runner.clock_autojump_threshold != math.inf:
+            return None
+        instruments = runner.instruments
+        if "before_io_wait" in instruments or len(instruments["after_io_wait"]) != 1:
+            return None
+        clock = runner.clock
+        if self._next_deadline <= clock.current_time():
+            return None  # its task may be in this batch, woken by the expiry
+        timeout = clock.deadline_to_sleep_time(runner.deadlines.next_deadline())
+        if timeout <= 0:
+            return True
+        events = self._epoll.poll(min(timeout, _MAX_BLOCK), 2)
+        if not events:
+            return True  # a deadline came
+        trio_fd = self._trio_fd
+        return any(fd == trio_fd for fd, _ in events)
