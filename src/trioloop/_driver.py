@@ -193,14 +193,15 @@ async def _drive(
                     selector.park_for = _NOT_PARKING
                     await checkpoint()
                     continue
-                scheduled = loop._scheduled
+                scheduled: list[Any] = loop._scheduled
                 wake_at = scheduled[0]._when if scheduled else None
                 if wake_at != alarm_for:
                     if wake_at is None:
                         alarm.deadline = math.inf
                     else:  # max(): a NaN time (asyncio accepts it) is due now
                         alarm.deadline = trio.current_time() + max(
-                            0.0, wake_at - loop.time()
+                            0.0,
+                            wake_at - loop.time(),  # type: ignore[misc]
                         )
                     alarm_for = wake_at
                 if blocker is not None:

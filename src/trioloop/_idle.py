@@ -41,10 +41,11 @@ from typing import Any
 
 import trio
 
+_trio_run: Any
 try:  # Trio internals; if they move, the blocker stays off
-    from trio._core._run import GLOBAL_RUN_CONTEXT, SystemClock
+    from trio._core import _run as _trio_run
 except ImportError:  # pragma: no cover - depends on the Trio version
-    GLOBAL_RUN_CONTEXT = SystemClock = None
+    _trio_run = None
 
 __all__ = ["IdleBlocker"]
 
@@ -83,10 +84,12 @@ class IdleBlocker(trio.abc.Instrument):
     def start(cls, selector_fd: int) -> IdleBlocker | None:
         """A blocker installed in the current Trio run, or None where this
         run cannot have one (see the module docstring)."""
-        runner = getattr(GLOBAL_RUN_CONTEXT, "runner", None)
+        run_context = getattr(_trio_run, "GLOBAL_RUN_CONTEXT", None)
+        runner = getattr(run_context, "runner", None)
         if runner is None or not all(hasattr(runner, f) for f in _RUNNER_FIELDS):
             return None
-        if runner.is_guest or type(runner.clock) is not SystemClock:
+        system_clock = getattr(_trio_run, "SystemClock", None)
+        if runner.is_guest or type(runner.clock) is not system_clock:
             return None
         trio_epoll = getattr(getattr(runner, "io_manager", None), "_epoll", None)
         if not isinstance(trio_epoll, select.epoll):

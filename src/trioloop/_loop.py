@@ -101,8 +101,9 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         _stopping: bool
         _thread_id: int | None
         _task_factory: Any
-        _ready: collections.deque[asyncio.Handle]
-        _scheduled: list[asyncio.TimerHandle]
+        _ready: collections.deque[Any]  # Handle internals: typeshed has none
+        _scheduled: list[Any]  # TimerHandle internals likewise
+        _clock_resolution: float
         _signal_handlers: dict[int, asyncio.Handle]
 
         def _check_closed(self) -> None: ...
@@ -113,7 +114,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             self, callback: Callable[..., object], args: Any, context: Context | None
         ) -> asyncio.Handle: ...
         def _write_to_self(self) -> None: ...
-        def _run_once(self) -> None: ...
+        def _process_events(self, event_list: list[Any]) -> None: ...
         def _set_coroutine_origin_tracking(self, enabled: bool) -> None: ...
         def _add_reader(
             self, fd: int, callback: Callable[..., object], *args: Any
@@ -220,7 +221,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             timeout: float | None = 0
         elif scheduled:
             timeout = min(
-                max(0.0, scheduled[0]._when - self.time()),
+                max(0.0, scheduled[0]._when - self.time()),  # type: ignore[misc]
                 base_events.MAXIMUM_SELECT_TIMEOUT,  # type: ignore[attr-defined]
             )
         else:
@@ -228,9 +229,9 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         event_list = self._selector.select(timeout)
         if event_list:
             self._process_events(event_list)
-            event_list = None  # no cycle through a traceback
+        del event_list  # no cycle through a traceback
         if scheduled:
-            now = self.time()
+            now = self.time()  # type: ignore[misc]
             # Strictly later than now even where the clock's resolution is
             # finer than a float's (as Python 3.14 does).
             end_time = now + max(self._clock_resolution, math.ulp(now))
@@ -243,13 +244,14 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             self._run_ready_debug(len(ready))
             return
         popleft = ready.popleft
+        handle: Any
         for _ in range(len(ready)):
             handle = popleft()
             if not handle._cancelled:
                 handle._run()
         handle = None  # no cycle through a traceback
 
-    def _compact_timers(self) -> list[asyncio.TimerHandle]:
+    def _compact_timers(self) -> list[Any]:
         """Rebuild the timer heap without its cancelled timers (when they
         are most of it, as asyncio does)."""
         kept = []
@@ -271,9 +273,9 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
                 continue
             try:
                 self._current_handle = handle
-                t0 = self.time()
+                t0 = self.time()  # type: ignore[misc]
                 handle._run()
-                elapsed = self.time() - t0
+                elapsed = self.time() - t0  # type: ignore[misc]
                 if elapsed >= self.slow_callback_duration:
                     base_events.logger.warning(  # type: ignore[attr-defined]
                         "Executing %s took %.3f seconds",
