@@ -2,10 +2,11 @@
 
 Design
 ------
-asyncio's ``BaseEventLoop._run_once`` already does everything one iteration
-needs: it drops cancelled timers, polls the selector, moves due timers to the
-ready deque, and runs the ready callbacks (with debug-mode slow-callback
-logging).  The only thing it does that a Trio task must not do is *block* in
+The loop's ``_run_once`` (asyncio's steps in asyncio's order, written out in
+``_loop``) does everything one iteration needs: it drops cancelled timers,
+polls the selector, moves due timers to the ready deque, and runs the ready
+callbacks (with debug-mode slow-callback logging).  The only thing asyncio's
+version does that a Trio task must not do is *block* in
 ``selector.select(timeout)``.
 
 So the loop is given a :class:`ParkingSelector`: an ordinary epoll selector
@@ -14,10 +15,13 @@ once without waiting and, if nothing is ready, records how long the loop
 wanted to sleep.  The driver then *parks* in Trio for that long, waiting for
 the selector's own file descriptor to become readable (any asyncio fd ready)
 or for code on the Trio side to wake it (a ``call_soon`` from a Trio task).
-One Trio wake covers any number of ready asyncio fds, and the loop's
-self-pipe (how ``call_soon_threadsafe`` wakes asyncio) is one of them, so
-every kind of wake-up - another thread, a signal, a Trio task calling
-``call_soon`` while the driver is parked - arrives the same way.
+The timeout is one cancel scope kept across parks (its deadline moved only
+when the earliest asyncio timer changes), and while the driver is the only
+Trio task that can run it blocks in place instead of parking (see
+``_idle``).  One Trio wake covers any number of ready asyncio fds, and the
+loop's self-pipe (how ``call_soon_threadsafe`` wakes asyncio) is one of
+them, so every kind of wake-up - another thread, a signal, a Trio task
+calling ``call_soon`` while the driver is parked - arrives the same way.
 
 While there is work, the driver runs iterations back to back with no Trio
 round-trip per callback (batches, not hops), and yields to Trio at least every
@@ -60,6 +64,7 @@ __all__ = ["ParkingSelector", "drive", "YIELD_INTERVAL"]
 YIELD_INTERVAL = 0.002
 
 _NOT_PARKING = -1.0
+_TRIO_TURN = -2.0
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _NOT_IN = ~select.EPOLLIN
@@ -71,8 +76,11 @@ _sniffio_state = sniffio.thread_local
 
 
 class ParkingSelector(selectors.EpollSelector):
-    """An epoll selector whose ``select`` never blocks; it records the wish.
+    """An epoll selector whose ``select`` never blocks in Trio's way.
 
+    When the loop asks it to wait and nothing is ready, it blocks in place
+    if its ``blocker`` allows (Trio has nothing else to run, see ``_idle``);
+    otherwise it records the wish in ``park_for`` for the driver.
     ``select`` is written out rather than delegating to the base class: it
     runs once per loop iteration, and the extra frame was measurable.
     """
@@ -84,15 +92,43 @@ class ParkingSelector(selectors.EpollSelector):
     def __init__(self) -> None:
         super().__init__()
         #: Seconds the loop asked to sleep (``math.inf`` for "until woken"),
-        #: or ``_NOT_PARKING`` when the last iteration found work.
+        #: ``_NOT_PARKING`` when the last iteration found work, or
+        #: ``_TRIO_TURN`` when a block in place ended because Trio has work.
         self.park_for = _NOT_PARKING
+        #: The driver's batch ends at this ``perf_counter()`` time; a block
+        #: in place starts a new batch.
+        self.batch_end = 0.0
+        #: Set by the driver while its Trio run allows blocking in place.
+        self.blocker: IdleBlocker | None = None
 
     def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-        fd_to_key = self._fd_to_key
         try:
-            fd_events = self._selector.poll(0, max(len(fd_to_key), 1))
+            fd_events = self._selector.poll(0, max(len(self._fd_to_key), 1))
         except InterruptedError:
             fd_events = []
+        ready = self._keys_for(fd_events) if fd_events else []
+        if ready or (timeout is not None and timeout <= 0):
+            self.park_for = _NOT_PARKING
+            return ready
+        blocker = self.blocker
+        if blocker is not None:
+            woken_for_trio = blocker.block(timeout)
+            if woken_for_trio is not None:
+                self.batch_end = time.perf_counter() + YIELD_INTERVAL
+                if woken_for_trio:
+                    self.park_for = _TRIO_TURN
+                    return []
+                self.park_for = _NOT_PARKING
+                try:
+                    fd_events = self._selector.poll(0, max(len(self._fd_to_key), 1))
+                except InterruptedError:
+                    return []
+                return self._keys_for(fd_events)
+        self.park_for = math.inf if timeout is None else timeout
+        return []
+
+    def _keys_for(self, fd_events: list[tuple[int, int]]) -> list[tuple[Any, int]]:
+        fd_to_key = self._fd_to_key
         ready = []
         for fd, event in fd_events:
             key = fd_to_key.get(fd)
@@ -101,10 +137,6 @@ class ParkingSelector(selectors.EpollSelector):
                     _READ if event & _NOT_OUT else 0
                 )
                 ready.append((key, mask & key.events))
-        if ready or (timeout is not None and timeout <= 0):
-            self.park_for = _NOT_PARKING
-        else:
-            self.park_for = math.inf if timeout is None else timeout
         return ready
 
 
@@ -125,18 +157,18 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     asyncio code through ``aio_as_trio`` then cancels that code and raises
     ``KeyboardInterrupt`` once it has finished.
     """
-    blocker = IdleBlocker.start(loop._selector.fileno())
+    selector: ParkingSelector = loop._selector
+    selector.blocker = IdleBlocker.start(selector.fileno())
     try:
-        await _drive(loop, until_stopped, blocker)
+        await _drive(loop, until_stopped)
     finally:
-        if blocker is not None:
-            blocker.close()
+        if selector.blocker is not None:
+            selector.blocker.close()
+            selector.blocker = None
 
 
 @trio.lowlevel.enable_ki_protection
-async def _drive(
-    loop: TrioEventLoop, until_stopped: bool, blocker: IdleBlocker | None
-) -> None:
+async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
     selector: ParkingSelector = loop._selector
     run_once = loop._run_once
     perf_counter = time.perf_counter
@@ -156,7 +188,7 @@ async def _drive(
                 # sleep, stops, or has held the thread for YIELD_INTERVAL.
                 # The flavour switch is inlined (not
                 # _flavour.asyncio_flavour) to keep it cheap.
-                batch_end = perf_counter() + YIELD_INTERVAL
+                selector.batch_end = perf_counter() + YIELD_INTERVAL
                 prev_loop = _get_running_loop()
                 prev_library = _sniffio_state.name
                 _set_running_loop(loop)
@@ -168,7 +200,7 @@ async def _drive(
                         if (
                             loop._stopping
                             or selector.park_for != _NOT_PARKING
-                            or perf_counter() > batch_end
+                            or perf_counter() > selector.batch_end
                         ):
                             break
                 finally:
@@ -179,7 +211,8 @@ async def _drive(
                     if until_stopped:
                         return
                     loop._stopping = False
-                if selector.park_for == _NOT_PARKING or loop._ready:
+                if selector.park_for < 0 or loop._ready:
+                    # Work found, or Trio's turn after a block in place.
                     # (Work can be ready although the poll found none: a
                     # timer that came due as the iteration ran.)
                     selector.park_for = _NOT_PARKING
@@ -204,17 +237,6 @@ async def _drive(
                             wake_at - loop.time(),  # type: ignore[misc]
                         )
                     alarm_for = wake_at
-                if blocker is not None:
-                    loop._parked = True
-                    try:
-                        trio_has_work = blocker.block()
-                    finally:
-                        loop._parked = False
-                    if trio_has_work is not None:
-                        selector.park_for = _NOT_PARKING
-                        if trio_has_work:
-                            await checkpoint()
-                        continue
                 await _park(loop, selector)
 
 

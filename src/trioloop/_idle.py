@@ -28,7 +28,8 @@ expected: other internals (another Trio version), guest mode (the host
 loop, not this thread, must do the blocking), a clock other than Trio's
 default (``MockClock``'s virtual time), ``wait_all_tasks_blocked`` waiters,
 another instrument watching Trio's I/O waits (it would see none while the
-driver blocks), or an I/O manager that is not epoll.  When it is off, the
+driver blocks; another loop's blocker is one), or an I/O manager that is
+not epoll.  When it is off, the
 driver parks in Trio as before; ``tests/test_hard_cases.py`` checks that it
 is on with the Trio the tests run against.
 """
@@ -57,7 +58,6 @@ _RUNNER_FIELDS = (
     "waiting_for_idle",
     "instruments",
     "clock",
-    "clock_autojump_threshold",
     "is_guest",
 )
 
@@ -72,6 +72,8 @@ class IdleBlocker(trio.abc.Instrument):
         self._batch_size = -1
         self._next_deadline = -math.inf
         self._trio_fd = trio_epoll.fileno()
+        #: Trio's instruments by hook name (the dict inside its UserDict).
+        self._hooks: dict[str, Any] = runner.instruments.data
         self._epoll = select.epoll()
         try:
             self._epoll.register(selector_fd, select.EPOLLIN)
@@ -90,6 +92,8 @@ class IdleBlocker(trio.abc.Instrument):
             return None
         system_clock = getattr(_trio_run, "SystemClock", None)
         if runner.is_guest or type(runner.clock) is not system_clock:
+            return None
+        if not isinstance(getattr(runner.instruments, "data", None), dict):
             return None
         trio_epoll = getattr(getattr(runner, "io_manager", None), "_epoll", None)
         if not isinstance(trio_epoll, select.epoll):
@@ -115,29 +119,34 @@ class IdleBlocker(trio.abc.Instrument):
         # batch; ``block`` checks none can have expired in between.
         self._next_deadline = runner.deadlines.next_deadline()
 
-    def block(self) -> bool | None:
-        """Block until an asyncio fd is ready or Trio has something to do.
+    def block(self, timeout: float | None) -> bool | None:
+        """Block for up to ``timeout`` seconds (None: no limit) until an
+        asyncio fd is ready or Trio has something to do.
 
-        Returns None without blocking when another Trio task may run (park
-        in Trio instead), True when Trio needs a pass (its fd is ready or
-        its next deadline has come), False when only asyncio fds are ready.
+        Returns None without blocking when another Trio task may run (the
+        driver parks in Trio instead); True when Trio needs a pass (its fd
+        is ready or its next deadline has come); False when asyncio's fds or
+        its own timeout ended the block.
         """
         runner = self._runner
         if self._batch_size != 1 or self._runq or runner.waiting_for_idle:
             return None
-        if runner.clock_autojump_threshold != math.inf:
+        hooks = self._hooks
+        if "before_io_wait" in hooks or len(hooks["after_io_wait"]) != 1:
             return None
-        instruments = runner.instruments
-        if "before_io_wait" in instruments or len(instruments["after_io_wait"]) != 1:
-            return None
-        clock = runner.clock
-        if self._next_deadline <= clock.current_time():
+        now = runner.clock.current_time()
+        if self._next_deadline <= now:
             return None  # its task may be in this batch, woken by the expiry
-        timeout = clock.deadline_to_sleep_time(runner.deadlines.next_deadline())
-        if timeout <= 0:
+        # Trio's SystemClock: sleep time = deadline - now
+        trio_timeout = runner.deadlines.next_deadline() - now
+        if trio_timeout <= 0:
             return True
-        events = self._epoll.poll(min(timeout, _MAX_BLOCK), 2)
+        trio_first = timeout is None or trio_timeout <= timeout
+        events = self._epoll.poll(
+            min(trio_timeout if trio_first else timeout, _MAX_BLOCK),  # type: ignore[type-var]
+            2,
+        )
         if not events:
-            return True  # a deadline came
+            return trio_first  # whose time came
         trio_fd = self._trio_fd
         return any(fd == trio_fd for fd, _ in events)
