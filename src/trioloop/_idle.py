@@ -4,13 +4,13 @@ Parking in Trio (``wait_readable`` on the selector's fd, see ``_driver``)
 costs an ``epoll_ctl`` and a Trio scheduler pass per wake-up: ~9 us, most of
 what separated trioloop from asyncio when a server wakes for every message.
 While the driver is the only Trio task that can run, that pass buys nothing.
-So the driver may block where it is instead: in a small epoll set holding
-both the selector's fd and Trio's own epoll fd, for no longer than Trio's
-next deadline (the driver's alarm for the next asyncio timer is one of
-them).  Whatever would have woken Trio - I/O for a Trio task, a thread's
-``trio.from_thread`` call, a signal, Ctrl+C - makes Trio's fd readable and
-ends the block, and the driver then takes a checkpoint so Trio handles it;
-if only asyncio fds are ready, the driver goes straight to its next batch.
+So the selector's ``select`` may block where asyncio's would: in a small
+epoll set holding both the selector's fd and Trio's own epoll fd, for no
+longer than the loop's timeout and Trio's next deadline.  Whatever would
+have woken Trio - I/O for a Trio task, a thread's ``trio.from_thread``
+call, a signal, Ctrl+C - makes Trio's fd readable and ends the block, and
+the driver then takes a checkpoint so Trio handles it; if asyncio's fds or
+timeout ended it, the loop's iteration simply goes on.
 
 "The only Trio task that can run" has to be exact, and Trio runs tasks in
 batches whose not-yet-run members are in no structure we can see.  So the
