@@ -149,12 +149,17 @@ async def call_aio(awaitable: Awaitable[T]) -> T:
         if asyncio.iscoroutine(awaitable):
             awaitable.close()  # never started: no "never awaited" warning
         raise
+    if asyncio.iscoroutine(awaitable):
+        fut: asyncio.Future[T] = spawn_aio(loop, awaitable)
+        if fut.done():  # finished in its eager first step: the common case
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return fut.result()
+        return await wait_future(fut)
     if asyncio.isfuture(awaitable):
         if awaitable.get_loop() is not loop:
             raise RuntimeError(f"{awaitable!r} belongs to another event loop")
         return await wait_future(awaitable)
-    coro = awaitable if asyncio.iscoroutine(awaitable) else _as_coroutine(awaitable)
-    return await wait_future(spawn_aio(loop, coro))
+    return await wait_future(spawn_aio(loop, _as_coroutine(awaitable)))
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:

@@ -102,33 +102,11 @@ class ParkingSelector(selectors.EpollSelector):
         self.blocker: IdleBlocker | None = None
 
     def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        fd_to_key = self._fd_to_key
         try:
-            fd_events = self._selector.poll(0, max(len(self._fd_to_key), 1))
+            fd_events = self._selector.poll(0, max(len(fd_to_key), 1))
         except InterruptedError:
             fd_events = []
-        ready = self._keys_for(fd_events) if fd_events else []
-        if ready or (timeout is not None and timeout <= 0):
-            self.park_for = _NOT_PARKING
-            return ready
-        blocker = self.blocker
-        if blocker is not None:
-            woken_for_trio = blocker.block(timeout)
-            if woken_for_trio is not None:
-                self.batch_end = time.perf_counter() + YIELD_INTERVAL
-                if woken_for_trio:
-                    self.park_for = _TRIO_TURN
-                    return []
-                self.park_for = _NOT_PARKING
-                try:
-                    fd_events = self._selector.poll(0, max(len(self._fd_to_key), 1))
-                except InterruptedError:
-                    return []
-                return self._keys_for(fd_events)
-        self.park_for = math.inf if timeout is None else timeout
-        return []
-
-    def _keys_for(self, fd_events: list[tuple[int, int]]) -> list[tuple[Any, int]]:
-        fd_to_key = self._fd_to_key
         ready = []
         for fd, event in fd_events:
             key = fd_to_key.get(fd)
@@ -137,7 +115,24 @@ class ParkingSelector(selectors.EpollSelector):
                     _READ if event & _NOT_OUT else 0
                 )
                 ready.append((key, mask & key.events))
-        return ready
+        if ready or (timeout is not None and timeout <= 0):
+            self.park_for = _NOT_PARKING
+            return ready
+        if timeout is not None:
+            # Rounded up to epoll's milliseconds, as EpollSelector does (and
+            # rejecting a NaN the same way).
+            timeout = math.ceil(timeout * 1e3) * 1e-3
+        blocker = self.blocker
+        if blocker is not None:
+            woken_for_trio = blocker.block(timeout)
+            if woken_for_trio is not None:
+                self.batch_end = time.perf_counter() + YIELD_INTERVAL
+                if woken_for_trio:
+                    self.park_for = _TRIO_TURN
+                    return []
+                return self.select(0)  # what woke it, without blocking
+        self.park_for = math.inf if timeout is None else timeout
+        return []
 
 
 @trio.lowlevel.enable_ki_protection

@@ -95,6 +95,8 @@ class IdleBlocker(trio.abc.Instrument):
             return None
         if not isinstance(getattr(runner.instruments, "data", None), dict):
             return None
+        if not isinstance(getattr(runner.deadlines, "_heap", None), list):
+            return None
         trio_epoll = getattr(getattr(runner, "io_manager", None), "_epoll", None)
         if not isinstance(trio_epoll, select.epoll):
             return None
@@ -110,14 +112,19 @@ class IdleBlocker(trio.abc.Instrument):
         self._epoll.close()
 
     def after_io_wait(self, timeout: float) -> None:
+        # Called on every Trio scheduler pass while the loop runs: kept to a
+        # few lookups.
         runner = self._runner
         if runner.waiting_for_idle:  # Trio may add them to this batch
             self._batch_size = -1
             return
         self._batch_size = len(self._runq)
         # Trio expires deadlines after this hook and before it forms the
-        # batch; ``block`` checks none can have expired in between.
-        self._next_deadline = runner.deadlines.next_deadline()
+        # batch; ``block`` checks none can have expired in between.  The
+        # heap's top may be stale (a deadline since moved), which only makes
+        # that check more cautious.
+        heap = runner.deadlines._heap
+        self._next_deadline = heap[0][0] if heap else math.inf
 
     def block(self, timeout: float | None) -> bool | None:
         """Block for up to ``timeout`` seconds (None: no limit) until an
@@ -149,4 +156,7 @@ class IdleBlocker(trio.abc.Instrument):
         if not events:
             return trio_first  # whose time came
         trio_fd = self._trio_fd
-        return any(fd == trio_fd for fd, _ in events)
+        for fd, _ in events:
+            if fd == trio_fd:
+                return True
+        return False

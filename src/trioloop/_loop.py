@@ -50,6 +50,9 @@ from ._subprocess import watch_child
 __all__ = ["TrioEventLoop", "new_event_loop"]
 
 _sniffio_state = sniffio.thread_local
+#: A NaN timer time (asyncio accepts one) gives a zero timeout up to Python
+#: 3.12; from 3.13 the NaN reaches the selector, which rejects it.
+_NAN_TIMEOUT_IS_ZERO = sys.version_info < (3, 13)
 
 
 class _TrioSide:
@@ -220,10 +223,11 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         if ready or self._stopping:
             timeout: float | None = 0
         elif scheduled:
-            timeout = min(
-                max(0.0, scheduled[0]._when - self.time()),  # type: ignore[misc]
-                base_events.MAXIMUM_SELECT_TIMEOUT,  # type: ignore[attr-defined]
-            )
+            timeout = scheduled[0]._when - self.time()  # type: ignore[misc]
+            if timeout > base_events.MAXIMUM_SELECT_TIMEOUT:  # type: ignore[attr-defined]
+                timeout = base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
+            elif timeout < 0 or (_NAN_TIMEOUT_IS_ZERO and timeout != timeout):
+                timeout = 0
         else:
             timeout = None
         event_list = self._selector.select(timeout)
