@@ -55,7 +55,6 @@ class _DriverSteps(trio.abc.Instrument):
 
     def __init__(self) -> None:
         self.steps = 0
-        self.io_waits = 0
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         if task.name == "trioloop._hosted._Driver.run":
@@ -63,6 +62,10 @@ class _DriverSteps(trio.abc.Instrument):
 
 
 class _WatchesIoWaits(_DriverSteps):
+    def __init__(self) -> None:
+        super().__init__()
+        self.io_waits = 0
+
     def before_io_wait(self, timeout: float) -> None:
         self.io_waits += 1
 
@@ -110,9 +113,9 @@ def test_trio_io_reaches_a_trio_task_while_asyncio_is_idle():
     async def main() -> bytes:
         async with trioloop.open_loop() as loop:
             idle = _idle_asyncio_side(loop)
-            a, b = trio.socket.socketpair()
-            with a, b:
-                timer = threading.Timer(0.05, b._sock.send, (b"from a thread",))
+            ours, theirs = socket.socketpair()
+            with trio.socket.from_stdlib_socket(ours) as a, theirs:
+                timer = threading.Timer(0.05, theirs.send, (b"from a thread",))
                 timer.start()
                 try:
                     with trio.fail_after(10):
@@ -199,13 +202,19 @@ def test_cancelling_the_block_from_outside_ends_it(cancel_from):
                     scope.deadline = trio.current_time() + 0.05
                 else:
                     token = trio.lowlevel.current_trio_token()
-                    threading.Timer(
-                        0.05,
-                        trio.from_thread.run_sync,
-                        (scope.cancel,),
-                        {"trio_token": token},
-                    ).start()
+                    threads.append(
+                        threading.Timer(
+                            0.05,
+                            trio.from_thread.run_sync,
+                            (scope.cancel,),
+                            {"trio_token": token},
+                        )
+                    )
+                    threads[0].start()
                 await trio.sleep_forever()
             assert scope.cancelled_caught
 
+    threads: list[threading.Thread] = []
     trio.run(main)
+    for thread in threads:
+        thread.join()

@@ -151,7 +151,9 @@ async def call_aio(awaitable: Awaitable[T]) -> T:
         raise
     if asyncio.iscoroutine(awaitable):
         fut: asyncio.Future[T] = spawn_aio(loop, awaitable)
-        if fut.done():  # finished in its eager first step: the common case
+        # wait_future's own first lines, written here to spare the hot path
+        # (a task that finished in its eager first step) a coroutine.
+        if fut.done():
             await trio.lowlevel.cancel_shielded_checkpoint()
             return fut.result()
         return await wait_future(fut)

@@ -29,9 +29,9 @@ loop, not this thread, must do the blocking), a clock other than Trio's
 default (``MockClock``'s virtual time), ``wait_all_tasks_blocked`` waiters,
 another instrument watching Trio's I/O waits (it would see none while the
 driver blocks; another loop's blocker is one), or an I/O manager that is
-not epoll.  When it is off, the
-driver parks in Trio as before; ``tests/test_hard_cases.py`` checks that it
-is on with the Trio the tests run against.
+not epoll.  When it is off, the driver parks in Trio as before;
+``tests/test_idle_block.py`` checks that it is on with the Trio the tests
+run against.
 """
 
 from __future__ import annotations
