@@ -4,7 +4,9 @@
 #   per version: our tests (pytest tests/), CPython's own test_asyncio on
 #                trioloop (tests/conformance), the quick stress run
 #                (tests/stress) - TRIOLOOP_CONFORMANCE=0 / TRIOLOOP_STRESS=0
-#                leave those two out;
+#                leave those two out; on 3.12 also our tests on the oldest
+#                Trio pyproject.toml admits (scripts/oldest-trio.sh;
+#                TRIOLOOP_OLDEST_TRIO=0 leaves it out);
 #   once:        lint (ruff, mypy --strict), the docs build (warnings are
 #                errors) and the built wheel's smoke test - TRIOLOOP_CHECKS=0
 #                leaves them out.
@@ -60,6 +62,13 @@ check_version() {
                 fi
             else
                 verdict+=", stress FAILED"
+            fi
+        fi
+        if [ "$version" = 3.12 ] && [ "${TRIOLOOP_OLDEST_TRIO:-1}" != 0 ]; then
+            if bash scripts/oldest-trio.sh; then
+                verdict+=", oldest Trio passed"
+            else
+                verdict+=", oldest Trio FAILED"
             fi
         fi
         echo "$verdict" > ".cache/verdict-$version"

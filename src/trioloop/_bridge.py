@@ -20,8 +20,14 @@ one per call, and is invisible to 3.14's C-level task introspection.
 
 ``trio_as_aio`` runs the Trio side in a Trio task of the loop's nursery
 (hosted: the ``open_loop`` nursery; sync: the nursery of the current
-``run_forever``), in a copy of the asyncio caller's contextvars.  The tasks
-are *reused*: spawning a Trio task cost more than a short call itself, so a
+``run_forever``), in a copy of the asyncio caller's contextvars.  That
+nursery is not where the caller is: a cancel scope around the ``open_loop``
+block (or the block's own exit) would reach the Trio side first, before its
+asyncio caller and even while the whole crossing sits under a shield.  So
+the Trio side runs in a *shielded* scope of its own, cancelled when, and
+only when, its caller is cancelled - or when the loop closes (the workers are
+closed after the asyncio tasks have been cancelled and awaited, hosted; at
+the end of each ``run_forever``, sync).  The tasks are *reused*: spawning a Trio task cost more than a short call itself, so a
 task that finished a call waits (up to ``IDLE_WORKERS`` of them) to be handed
 the next one, rescheduled directly, with its ``Task.context`` (which Trio
 reads at every step) set to the new call's context.  A task runs its calls
@@ -39,7 +45,12 @@ Cancellation
   checkpoint.
 * Cancelling the asyncio task awaiting ``trio_as_aio`` cancels the Trio
   side's cancel scope and waits for it to finish; then the asyncio side
-  sees ``CancelledError``.
+  sees ``CancelledError``.  Nothing else cancels the Trio side while the
+  loop runs: a Trio cancel reaches it only through its asyncio caller.
+* An exception the Trio side raises while being cancelled (say a nursery
+  whose child fails in its clean-up, grouped with the ``Cancelled``) goes to
+  the asyncio caller: the shielded scope takes its own ``Cancelled`` out of
+  the group and the rest is the call's error.
 * ``KeyboardInterrupt``/``SystemExit`` are never swallowed: they reach the
   waiting side and keep propagating on their own side too.
 """
@@ -233,16 +244,29 @@ class _TrioCall:
 class _Workers:
     """The reusable Trio tasks running ``trio_as_aio`` calls for one nursery.
 
-    A worker runs calls one after another in one cancel scope (entering a
-    scope costs more than a short call) and starts a new scope only after a
-    call was cancelled through it.
+    A worker runs calls one after another in one shielded cancel scope
+    (entering a scope costs more than a short call) and starts a new scope
+    only after a call was cancelled through it.  The nursery's cancellation
+    does not reach into that scope: ``close`` cancels the scopes, once the
+    calls' asyncio callers are done.
     """
 
-    __slots__ = ("nursery", "idle")
+    __slots__ = ("nursery", "idle", "scopes", "closed")
 
     def __init__(self, nursery: trio.Nursery) -> None:
         self.nursery = nursery
         self.idle: list[trio.lowlevel.Task] = []
+        #: The shielded scope of every worker that has one.
+        self.scopes: set[trio.CancelScope] = set()
+        self.closed = False
+
+    def close(self) -> None:
+        """End every worker: a running call sees a cancel, an idle worker
+        stops waiting.  Call before cancelling the nursery (whose cancel
+        cannot reach the shielded scopes)."""
+        self.closed = True
+        for scope in self.scopes:
+            scope.cancel()
 
     def hand_over(self, call: _TrioCall) -> None:
         """Run ``call`` in an idle task, else a new one; either way in a copy
@@ -263,8 +287,9 @@ class _Workers:
             return trio.lowlevel.Abort.SUCCEEDED
 
         async def next_call() -> _TrioCall | None:
-            """Wait idle for the next call (``None``: enough tasks wait)."""
-            if len(idle) >= IDLE_WORKERS:
+            """Wait idle for the next call (``None``: enough tasks wait, or
+            the workers are closed)."""
+            if self.closed or len(idle) >= IDLE_WORKERS:
                 return None
             task.context = _IDLE_CONTEXT  # keep nothing of the last caller's
             idle.append(task)
@@ -280,8 +305,12 @@ class _Workers:
     ) -> _TrioCall | None:
         """Run calls until one is cancelled; return the next one to run."""
         running: _TrioCall | None = call
+        scope = trio.CancelScope(shield=True)
+        self.scopes.add(scope)
         try:
-            with trio.CancelScope() as scope:
+            with scope:
+                if self.closed:
+                    scope.cancel()
                 while running is not None:
                     running.scope = scope
                     if running.cancel_requested:
@@ -299,13 +328,15 @@ class _Workers:
                 running.error = exc
                 running.finish()
             if not isinstance(exc, Exception):
-                # Cancelled from outside (the loop is closing), Ctrl+C,
-                # SystemExit: the worker ends with it too.
+                # Ctrl+C, SystemExit (nothing from outside is cancelling
+                # the shielded scope): the worker ends with it too.
                 raise
             # An exception group our scope's exit left after taking its own
             # Cancelled out (a nursery whose clean-up failed): the caller
             # has it; this task goes on, outside the spent scope.
             return await next_call()
+        finally:
+            self.scopes.discard(scope)
         # Our scope ended a cancelled call (or the wait after a call that
         # swallowed its cancel).
         if running is not None:
@@ -356,12 +387,11 @@ async def call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
             _raise_error_of(call)
         raise
     if call.error is not None:
-        if isinstance(call.error, trio.Cancelled):
-            raise asyncio.CancelledError()  # the whole loop is shutting down
         _raise_error_of(call)
     if call.cancelled:
-        # Our scope caught a cancel that we did not ask for: impossible unless
-        # the Trio function cancelled its own caller's scope.
+        # Our scope caught a cancel that we did not ask for: the loop is
+        # closing (sync mode: its run ended), or the Trio function cancelled
+        # its own caller's scope.
         raise asyncio.CancelledError()
     return call.value  # type: ignore[no-any-return]
 

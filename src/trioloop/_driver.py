@@ -42,6 +42,7 @@ task is a guard that makes mistaken Trio calls fail clearly (see
 
 from __future__ import annotations
 
+import logging
 import math
 import select
 import selectors
@@ -69,6 +70,8 @@ _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _NOT_IN = ~select.EPOLLIN
 _NOT_OUT = ~select.EPOLLOUT
+
+logger = logging.getLogger("trioloop")
 
 _get_running_loop = events._get_running_loop
 _set_running_loop = events._set_running_loop
@@ -153,7 +156,12 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     ``KeyboardInterrupt`` once it has finished.
     """
     selector: ParkingSelector = loop._selector
-    selector.blocker = IdleBlocker.start(selector.fileno())
+    blocker = IdleBlocker.start(selector.fileno())
+    if isinstance(blocker, str):
+        if loop.get_debug():
+            logger.debug("%r parks in Trio on every wait: %s", loop, blocker)
+    else:
+        selector.blocker = blocker
     try:
         await _drive(loop, until_stopped)
     finally:
@@ -168,8 +176,10 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
     run_once = loop._run_once
     perf_counter = time.perf_counter
     checkpoint = trio.lowlevel.checkpoint
-    run_context = trio_run_context
     driver_task = trio.lowlevel.current_task()
+    # Without Trio's run context (another Trio version) there is no guard:
+    # the batch runs with Trio's current task left as it is.
+    run_context = trio_run_context if hasattr(trio_run_context, "task") else _NoGuard()
     guard = NotATrioTask(driver_task)
     while True:
         # One cancel scope serves as the asyncio timer's alarm for as many
@@ -233,6 +243,16 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
                         )
                     alarm_for = wake_at
                 await _park(loop, selector)
+
+
+class _NoGuard:
+    """Where Trio's run context cannot be reached: a ``task`` slot that
+    nobody reads, so the batch's guard swaps touch nothing of Trio's."""
+
+    __slots__ = ("task",)
+
+    def __init__(self) -> None:
+        self.task: Any = None
 
 
 async def _park(loop: TrioEventLoop, selector: ParkingSelector) -> None:

@@ -25,10 +25,9 @@ from asyncio import AbstractEventLoop, events
 from typing import Any, NoReturn
 
 import sniffio
-from trio._core import _run as _trio_run
 
-#: Trio's per-thread run state (private); absent in some future Trio -> no guard.
-trio_run_context: Any = getattr(_trio_run, "GLOBAL_RUN_CONTEXT", None)
+from ._trio_internals import ki_protected
+from ._trio_internals import run_context as trio_run_context
 
 __all__ = ["NotATrioTask", "asyncio_flavour", "trio_run_context"]
 
@@ -50,7 +49,7 @@ class NotATrioTask:
 
     @property
     def _ki_protected(self) -> bool:
-        return bool(self._host._ki_protected)
+        return ki_protected(self._host)
 
     @property
     def coro(self) -> Any:

@@ -19,7 +19,7 @@ from asyncio import events
 import sniffio
 
 from . import _asyncgens
-from ._flavour import trio_run_context
+from ._trio_internals import run_context as trio_run_context
 
 
 def _forget_parent_runs() -> None:

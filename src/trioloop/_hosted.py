@@ -70,7 +70,7 @@ async def open_loop(
                     if strict:
                         for exc in unretrieved_failures(loop):
                             nursery.start_soon(fail, exc)
-                    nursery.cancel_scope.cancel()
+                    loop._close_trio_side(nursery)
     finally:
         loop._trio.nursery = None
         loop._end_run()
@@ -129,6 +129,7 @@ async def _shut_down(loop: TrioEventLoop, driver: _Driver, *, wait: bool) -> Non
     mode after a normal exit, wait for) the tasks, then close."""
     try:
         if loop._trio.broken is None:
+            await _run_what_is_ready(loop)
             if wait:
                 # asyncio.wait, unlike gather, leaves exceptions unretrieved
                 while tasks := [t for t in asyncio.all_tasks(loop) if not t.done()]:
@@ -136,6 +137,20 @@ async def _shut_down(loop: TrioEventLoop, driver: _Driver, *, wait: bool) -> Non
             await _cancel_tasks_and_close(loop)
     finally:
         driver.stop()  # even when the clean-up failed: else the block never ends
+
+
+async def _run_what_is_ready(loop: TrioEventLoop) -> None:
+    """Let the loop run the callbacks already queued, then come back.
+
+    ``asyncio.run`` stops its loop through a callback queued when the main
+    task ends, so whatever was queued before it - the first step of a task
+    created just before, say - still runs before the tasks are cancelled.
+    The block's end keeps that order: a task created by Trio code just
+    before the block ends takes its first step, then is cancelled.
+    """
+    done = loop.create_future()
+    loop.call_soon(done.set_result, None)
+    await wait_future(done)
 
 
 async def _cancel_tasks_and_close(loop: TrioEventLoop) -> None:

@@ -42,38 +42,32 @@ from typing import Any
 
 import trio
 
-_trio_run: Any
-try:  # Trio internals; if they move, the blocker stays off
-    from trio._core import _run as _trio_run
-except ImportError:  # pragma: no cover - depends on the Trio version
-    _trio_run = None
+from ._trio_internals import idle_blocker_parts
 
 __all__ = ["IdleBlocker"]
 
 #: Longest single block, as Trio's own (its ``_MAX_TIMEOUT``).
 _MAX_BLOCK = 86400.0
-_RUNNER_FIELDS = (
-    "runq",
-    "deadlines",
-    "waiting_for_idle",
-    "instruments",
-    "clock",
-    "is_guest",
-)
 
 
 class IdleBlocker(trio.abc.Instrument):
     """Lets one driver block in its selector while its Trio run is idle."""
 
-    def __init__(self, runner: Any, trio_epoll: select.epoll, selector_fd: int) -> None:
+    def __init__(
+        self,
+        runner: Any,
+        hooks: dict[str, Any],
+        trio_epoll: select.epoll,
+        selector_fd: int,
+    ) -> None:
         self._runner = runner
         self._runq = runner.runq
         #: Size of the batch Trio is running (unknown until the next pass).
         self._batch_size = -1
         self._next_deadline = -math.inf
         self._trio_fd = trio_epoll.fileno()
-        #: Trio's instruments by hook name (the dict inside its UserDict).
-        self._hooks: dict[str, Any] = runner.instruments.data
+        #: Trio's instruments by hook name.
+        self._hooks = hooks
         self._epoll = select.epoll()
         try:
             self._epoll.register(selector_fd, select.EPOLLIN)
@@ -83,24 +77,13 @@ class IdleBlocker(trio.abc.Instrument):
             raise
 
     @classmethod
-    def start(cls, selector_fd: int) -> IdleBlocker | None:
-        """A blocker installed in the current Trio run, or None where this
-        run cannot have one (see the module docstring)."""
-        run_context = getattr(_trio_run, "GLOBAL_RUN_CONTEXT", None)
-        runner = getattr(run_context, "runner", None)
-        if runner is None or not all(hasattr(runner, f) for f in _RUNNER_FIELDS):
-            return None
-        system_clock = getattr(_trio_run, "SystemClock", None)
-        if runner.is_guest or type(runner.clock) is not system_clock:
-            return None
-        if not isinstance(getattr(runner.instruments, "data", None), dict):
-            return None
-        if not isinstance(getattr(runner.deadlines, "_heap", None), list):
-            return None
-        trio_epoll = getattr(getattr(runner, "io_manager", None), "_epoll", None)
-        if not isinstance(trio_epoll, select.epoll):
-            return None
-        blocker = cls(runner, trio_epoll, selector_fd)
+    def start(cls, selector_fd: int) -> IdleBlocker | str:
+        """A blocker installed in the current Trio run, or the reason why
+        this run cannot have one (see the module docstring)."""
+        parts = idle_blocker_parts()
+        if isinstance(parts, str):
+            return parts
+        blocker = cls(*parts, selector_fd)
         trio.lowlevel.add_instrument(blocker)
         return blocker
 

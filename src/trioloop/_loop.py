@@ -46,6 +46,7 @@ from ._driver import ParkingSelector, drive
 from ._flavour import asyncio_flavour
 from ._groups import unwrap_lone_exception
 from ._subprocess import watch_child
+from ._trio_internals import custom_resolver
 
 __all__ = ["TrioEventLoop", "new_event_loop"]
 
@@ -359,14 +360,32 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             with unwrap_lone_exception():
                 async with trio.open_nursery() as nursery:
                     self._trio.nursery = nursery
-                    await drive(self, until_stopped=True)
-                    nursery.cancel_scope.cancel()
+                    try:
+                        await drive(self, until_stopped=True)
+                    finally:
+                        self._close_trio_side(nursery)
         finally:
             if self._trio.sync_run is run:  # else _abandon_run did this already
                 self._trio.sync_run = None
                 self._trio.nursery = None
                 events._set_running_loop(None)
                 self._end_run()
+
+    @property
+    def idle_blocking(self) -> bool:
+        """Whether the running driver blocks in place while Trio is idle
+        (the fast path of docs/design.rst): False when the loop is not
+        running, or when this Trio run rules it out - in debug mode the
+        reason is logged (logger ``trioloop``) as the driver starts."""
+        selector = self._selector  # None once the loop is closed
+        return selector is not None and selector.blocker is not None
+
+    def _close_trio_side(self, nursery: trio.Nursery) -> None:
+        """End the run's Trio tasks: the ``trio_as_aio`` workers first (their
+        shielded scopes keep the nursery's cancel out), then the nursery."""
+        if self._trio.workers is not None:
+            self._trio.workers.close()
+        nursery.cancel_scope.cancel()
 
     def _abandon_run(self, hooks: Any) -> None:
         """Undo ``_run_sync``'s set-up after ``trio.run`` left without it.
@@ -429,7 +448,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         proto: int = 0,
         flags: int = 0,
     ) -> Any:
-        if _trio_custom_resolver() is None:
+        if custom_resolver() is None:
             return await super().getaddrinfo(
                 host, port, family=family, type=type, proto=proto, flags=flags
             )
@@ -440,7 +459,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         )
 
     async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> Any:
-        if _trio_custom_resolver() is None:
+        if custom_resolver() is None:
             return await super().getnameinfo(sockaddr, flags)
         from ._bridge import call_trio
 
@@ -536,14 +555,6 @@ def _close_fd(fd: int) -> None:
         os.close(fd)
     except OSError:
         pass
-
-
-def _trio_custom_resolver() -> Any:
-    """The hosting Trio run's custom hostname resolver, if any (private)."""
-    resolver_var = getattr(trio._socket, "_resolver", None)
-    if resolver_var is None or not trio.lowlevel.in_trio_run():
-        return None
-    return resolver_var.get(None)
 
 
 def new_event_loop() -> TrioEventLoop:
