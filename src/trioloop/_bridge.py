@@ -291,7 +291,10 @@ class _Workers:
             the workers are closed)."""
             if self.closed or len(idle) >= IDLE_WORKERS:
                 return None
-            task.context = _IDLE_CONTEXT  # keep nothing of the last caller's
+            try:
+                task.context = _IDLE_CONTEXT  # keep nothing of the last caller's
+            except AttributeError:  # a Trio whose tasks' context is fixed
+                return None  # (see _trio_internals): no reuse
             idle.append(task)
             return await trio.lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
 
