@@ -12,6 +12,7 @@ From synchronous code: ``trioloop.run(main())``, or
 from . import _fork  # noqa: F401  (registers the at-fork reset)
 from ._adapters import aio_as_trio, trio_as_aio
 from ._bridge import current_loop
+from ._executor import TrioExecutor
 from ._hosted import open_loop
 from ._loop import TrioEventLoop, new_event_loop
 from ._policy import EventLoopPolicy, install
@@ -21,6 +22,7 @@ from ._version import __version__
 __all__ = [
     "EventLoopPolicy",
     "TrioEventLoop",
+    "TrioExecutor",
     "__version__",
     "aio_as_trio",
     "current_loop",

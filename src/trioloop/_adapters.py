@@ -24,6 +24,7 @@ from typing import Any
 
 from ._bridge import call_aio, call_trio
 from ._contexts import AioContextManager, TrioContextManager
+from ._loop import TrioEventLoop
 
 __all__ = ["aio_as_trio", "trio_as_aio"]
 
@@ -37,11 +38,19 @@ class _Crossing(Coroutine[Any, Any, Any]):
     ``async for`` use the target's own protocols through the crossing.
     """
 
-    def __init__(self, target: Callable[[], Any], *, plain: bool = False) -> None:
+    def __init__(
+        self,
+        target: Callable[[], Any],
+        *,
+        plain: bool = False,
+        loop: TrioEventLoop | None = None,
+    ) -> None:
         #: ``plain``: calling ``target`` runs no user code (it only creates a
         #: coroutine, or returns an existing object), so it may happen here.
         self._target = target
         self._plain = plain
+        #: The ``loop=`` argument of the adapter (``None``: the usual one).
+        self._loop = loop
         self._coro: Coroutine[Any, Any, Any] | None = None
         self._manager: Any = None
         self._iterator: Any = None
@@ -52,7 +61,7 @@ class _Crossing(Coroutine[Any, Any, Any]):
     _manager_type: type[AioContextManager | TrioContextManager]
 
     async def __aenter__(self) -> Any:
-        self._manager = self._manager_type(self._target())
+        self._manager = self._manager_type(self._target(), self._loop)
         return await self._manager.__aenter__()
 
     async def __aexit__(self, *exc_info: Any) -> bool:
@@ -108,8 +117,8 @@ class _AioCrossing(_Crossing):
 
     def _await_target(self) -> Coroutine[Any, Any, Any]:
         if self._plain:
-            return call_aio(self._target())
-        return call_aio(_in_asyncio(self._target))
+            return call_aio(self._target(), self._loop)
+        return call_aio(_in_asyncio(self._target), self._loop)
 
     _manager_type = AioContextManager
 
@@ -117,12 +126,12 @@ class _AioCrossing(_Crossing):
         iterator = self.__aiter__()._iterator
         # __anext__() itself is called in asyncio, so an async generator's
         # first iteration registers it with the loop, not with Trio.
-        return await call_aio(_in_asyncio(lambda: iterator.__anext__()))
+        return await call_aio(_in_asyncio(lambda: iterator.__anext__()), self._loop)
 
     async def aclose(self) -> None:
         aclose = getattr(self._iterator, "aclose", None)
         if aclose is not None:
-            await call_aio(_in_asyncio(aclose))
+            await call_aio(_in_asyncio(aclose), self._loop)
 
 
 async def _in_asyncio(make_awaitable: Callable[[], Any]) -> Any:
@@ -137,7 +146,7 @@ class _TrioCrossing(_Crossing):
     """asyncio side of Trio code (what ``trio_as_aio`` returns)."""
 
     def _await_target(self) -> Coroutine[Any, Any, Any]:
-        return call_trio(self._target_awaited)
+        return call_trio(self._target_awaited, loop=self._loop)
 
     async def _target_awaited(self) -> Any:
         return await self._target()
@@ -145,40 +154,45 @@ class _TrioCrossing(_Crossing):
     _manager_type = TrioContextManager
 
     async def __anext__(self) -> Any:
-        return await call_trio(self.__aiter__()._iterator.__anext__)
+        return await call_trio(self.__aiter__()._iterator.__anext__, loop=self._loop)
 
 
-def _adapt(x: Any, crossing: type[_Crossing], name: str) -> Any:
+def _adapt(
+    x: Any, crossing: type[_Crossing], name: str, loop: TrioEventLoop | None
+) -> Any:
     if callable(x) and not _is_async_object(x):
         if inspect.iscoroutinefunction(x):
             # What an async function returns can only be awaited: the
             # crossing is then just the bridge's coroutine (the hot path).
-            return _plain_call(x, crossing)
+            return _plain_call(x, crossing, loop)
 
         @functools.wraps(x)
         def call(*args: Any, **kwargs: Any) -> _Crossing:
-            return crossing(functools.partial(x, *args, **kwargs))
+            return crossing(functools.partial(x, *args, **kwargs), loop=loop)
 
         return call
     if _is_async_object(x):
-        return crossing(lambda: x, plain=asyncio.isfuture(x) or asyncio.iscoroutine(x))
+        plain = asyncio.isfuture(x) or asyncio.iscoroutine(x)
+        return crossing(lambda: x, plain=plain, loop=loop)
     raise TypeError(f"{name}() cannot adapt {x!r}")
 
 
-def _plain_call(fn: Callable[..., Any], crossing: type[_Crossing]) -> Any:
+def _plain_call(
+    fn: Callable[..., Any], crossing: type[_Crossing], loop: TrioEventLoop | None
+) -> Any:
     if crossing is _AioCrossing:
 
         @functools.wraps(fn)
         def call_asyncio(*args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-            return call_aio(fn(*args, **kwargs))
+            return call_aio(fn(*args, **kwargs), loop)
 
         return call_asyncio
 
     @functools.wraps(fn)
     def call_trio_fn(*args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         if kwargs:
-            return call_trio(functools.partial(fn, **kwargs), *args)
-        return call_trio(fn, *args)
+            return call_trio(functools.partial(fn, **kwargs), *args, loop=loop)
+        return call_trio(fn, *args, loop=loop)
 
     return call_trio_fn
 
@@ -190,7 +204,7 @@ def _is_async_object(x: Any) -> bool:
     )
 
 
-def aio_as_trio(x: Any) -> Any:
+def aio_as_trio(x: Any, *, loop: TrioEventLoop | None = None) -> Any:
     """Make asyncio code usable from Trio code inside ``trioloop.open_loop()``.
 
     ``x`` may be an async function (also as a decorator: calling the result
@@ -198,21 +212,25 @@ def aio_as_trio(x: Any) -> Any:
     to ``nursery.start_soon``), a coroutine or other awaitable, an asyncio
     future, an async iterator, or an async context manager.
 
+    The code runs on the loop of the innermost ``open_loop`` block around
+    the caller, or on ``loop`` (any running trioloop loop: an outer block's).
+
     Cancellation: a Trio cancel cancels the asyncio task running the code and
     waits for it to finish; then ``trio.Cancelled`` is raised (or the
     exception the asyncio side's clean-up raised instead).
     """
-    return _adapt(x, _AioCrossing, "aio_as_trio")
+    return _adapt(x, _AioCrossing, "aio_as_trio", loop)
 
 
-def trio_as_aio(x: Any) -> Any:
+def trio_as_aio(x: Any, *, loop: TrioEventLoop | None = None) -> Any:
     """Make Trio code usable from asyncio code running on a trioloop loop.
 
     ``x`` may be a Trio async function (also as a decorator), an async
     iterator, or an async context manager (entered and exited in one Trio
     task, so nurseries and cancel scopes work).  A Trio *coroutine* object
     cannot cross: Trio coroutines can only run as Trio tasks, so pass the
-    function.
+    function.  ``loop``, if given, must be the loop running the asyncio
+    caller (the Trio side runs in that loop's nursery); any other is an error.
 
     Cancellation: cancelling the awaiting asyncio task cancels the Trio side
     and waits for it to finish; then ``CancelledError`` is raised (or the
@@ -223,4 +241,4 @@ def trio_as_aio(x: Any) -> Any:
             f"trio_as_aio() cannot adapt {x!r}: pass the Trio async function "
             "itself (Trio coroutines can only run inside Trio tasks)"
         )
-    return _adapt(x, _TrioCrossing, "trio_as_aio")
+    return _adapt(x, _TrioCrossing, "trio_as_aio", loop)

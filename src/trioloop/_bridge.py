@@ -74,6 +74,7 @@ __all__ = [
     "call_aio",
     "call_trio",
     "current_loop",
+    "open_trioloop",
     "running_trioloop",
     "spawn_aio",
     "wait_future",
@@ -91,6 +92,21 @@ def current_loop() -> TrioEventLoop:
         raise RuntimeError(
             "no trioloop event loop is open here: wrap this code in "
             "'async with trioloop.open_loop():' (or use trioloop.run())"
+        )
+    return loop
+
+
+def open_trioloop(loop: object) -> TrioEventLoop:
+    """``loop`` itself, checked to be a trioloop loop that is running now (the
+    ``loop=`` argument of the adapters: a loop other than the innermost)."""
+    if (
+        not isinstance(loop, TrioEventLoop)
+        or loop.is_closed()
+        or loop._trio.nursery is None
+    ):
+        raise RuntimeError(
+            f"loop={loop!r} is not a running trioloop loop: pass the loop of an "
+            "open 'async with trioloop.open_loop()' block (or of trioloop.run())"
         )
     return loop
 
@@ -152,9 +168,12 @@ async def wait_future(
     return fut.result()
 
 
-async def call_aio(awaitable: Awaitable[T]) -> T:
+async def call_aio(
+    awaitable: Awaitable[T], loop: TrioEventLoop | None = None
+) -> T:
+    """Run ``awaitable`` on ``loop`` (default: the innermost ``open_loop``)."""
     try:
-        loop = current_loop()
+        loop = current_loop() if loop is None else open_trioloop(loop)
         await trio.lowlevel.checkpoint_if_cancelled()
     except BaseException:
         if asyncio.iscoroutine(awaitable):
@@ -356,7 +375,9 @@ def _workers_for(loop: TrioEventLoop) -> _Workers:
     return workers
 
 
-def running_trioloop() -> TrioEventLoop:
+def running_trioloop(named: TrioEventLoop | None = None) -> TrioEventLoop:
+    """The trioloop loop running this asyncio code (which ``named``, the
+    ``loop=`` argument of ``trio_as_aio``, if given, must be)."""
     loop = asyncio.get_running_loop()
     if not isinstance(loop, TrioEventLoop) or loop._trio.nursery is None:
         raise RuntimeError(
@@ -364,11 +385,21 @@ def running_trioloop() -> TrioEventLoop:
             f"(this one runs on {type(loop).__name__}); use trioloop.run(), "
             "trioloop.open_loop() or loop_factory=trioloop.new_event_loop"
         )
+    if named is not None and named is not loop:
+        raise RuntimeError(
+            f"trio_as_aio(loop={named!r}) used from asyncio code running on "
+            f"{loop!r}: the Trio side runs in the nursery of the loop running "
+            "its caller, so loop= may only name that loop"
+        )
     return loop
 
 
-async def call_trio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    loop = running_trioloop()
+async def call_trio(
+    fn: Callable[..., Awaitable[T]], *args: Any, loop: TrioEventLoop | None = None
+) -> T:
+    """Run ``fn(*args)`` in Trio for the running asyncio task; ``loop``, if
+    given, must be the running loop (its nursery hosts the Trio side)."""
+    loop = running_trioloop(loop)
     call = _TrioCall(loop, fn, args)
     _workers_for(loop).hand_over(call)
     loop._trio.checkpoints = 2

@@ -26,7 +26,13 @@ from typing import Any
 import outcome
 import trio
 
-from ._bridge import current_loop, running_trioloop, spawn_aio, wait_future
+from ._bridge import (
+    current_loop,
+    open_trioloop,
+    running_trioloop,
+    spawn_aio,
+    wait_future,
+)
 from ._loop import TrioEventLoop
 
 __all__ = ["AioContextManager", "TrioContextManager"]
@@ -36,13 +42,15 @@ _NO_EXCEPTION: ExcInfo = (None, None, None)
 
 
 class AioContextManager:
-    """Use an asyncio async context manager from Trio (``aio_as_trio(cm)``)."""
+    """Use an asyncio async context manager from Trio (``aio_as_trio(cm)``),
+    on ``loop`` (default: the innermost ``open_loop``)."""
 
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: Any, loop: TrioEventLoop | None = None) -> None:
         self._manager = manager
+        self._loop = loop
 
     async def __aenter__(self) -> Any:
-        loop = current_loop()
+        loop = current_loop() if self._loop is None else open_trioloop(self._loop)
         self._entered: asyncio.Future[Any] = loop.create_future()
         self._exit: asyncio.Future[ExcInfo] = loop.create_future()
         # The asyncio side cancels the Trio block through this scope.
@@ -105,13 +113,15 @@ class AioContextManager:
 
 
 class TrioContextManager:
-    """Use a Trio async context manager from asyncio (``trio_as_aio(cm)``)."""
+    """Use a Trio async context manager from asyncio (``trio_as_aio(cm)``);
+    ``loop``, if given, must be the running loop."""
 
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: Any, loop: TrioEventLoop | None = None) -> None:
         self._manager = manager
+        self._loop = loop
 
     async def __aenter__(self) -> Any:
-        loop = running_trioloop()
+        loop = running_trioloop(self._loop)
         assert loop._trio.nursery is not None
         self._block = asyncio.current_task()
         self._entered: asyncio.Future[Any] = loop.create_future()

@@ -16,7 +16,7 @@ exception group by the nursery that hosts the driver; likewise a lone
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import trio
@@ -33,7 +33,10 @@ __all__ = ["open_loop"]
 
 @asynccontextmanager
 async def open_loop(
-    *, debug: bool | None = None, strict: bool = False
+    *,
+    debug: bool | None = None,
+    strict: bool = False,
+    loop_factory: Callable[[], TrioEventLoop] = TrioEventLoop,
 ) -> AsyncIterator[TrioEventLoop]:
     """Run an asyncio event loop for the duration of the block.
 
@@ -43,8 +46,11 @@ async def open_loop(
     With ``strict=True`` the loop's tasks behave as children of the block
     (see ``trioloop._strict``): an unwatched failure fails the block, and a
     block that ends normally waits for its tasks instead of cancelling them.
+    ``loop_factory`` makes the loop (a ``TrioEventLoop`` subclass, say).
     """
-    loop = TrioEventLoop()
+    loop = loop_factory()
+    if not isinstance(loop, TrioEventLoop):
+        raise TypeError(f"open_loop(loop_factory=...) made {loop!r}, not a TrioEventLoop")
     if debug is not None:
         loop.set_debug(debug)
     if strict:

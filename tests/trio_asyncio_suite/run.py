@@ -1,0 +1,110 @@
+"""Run trio-asyncio 0.16's own test suite against ``trioloop.compat``.
+
+Usage::
+
+    python tests/trio_asyncio_suite/run.py SDIST_DIR [PYTEST OPTIONS ...]
+
+``SDIST_DIR`` is trio-asyncio 0.16's unpacked source distribution
+(``scripts/trio-asyncio-suite.sh`` downloads it into ``.cache/``; its files
+are never part of this repository).  ``import trio_asyncio`` gives
+``trioloop.compat`` (and ``trio_asyncio._loop``/``._deprecate`` its modules
+of those names): the test files run unedited.  Its ``tests/python``
+directory (CPython's asyncio suite on trio-asyncio's loop) is left out: our
+own conformance run covers that.
+
+The tests that do not pass are listed in ``expected_failures.py`` with the
+reason for each, and marked as strict expected failures: the exit status is
+pytest's, non-zero when any other test fails or a listed one passes.  The
+last line printed is the summary, e.g.::
+
+    trio-asyncio 0.16 suite (Python 3.12): 113 of 124 passed; 11 expected failures
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def alias_trio_asyncio() -> None:
+    """Make ``trio_asyncio`` and its submodules the compat ones."""
+    import trioloop.compat
+    from trioloop.compat import _adapter, _deprecate, _loop
+
+    sys.modules["trio_asyncio"] = trioloop.compat
+    for module in (_adapter, _deprecate, _loop):
+        sys.modules["trio_asyncio." + module.__name__.rsplit(".", 1)[1]] = module
+
+
+class ExpectedFailures:
+    """pytest plugin: mark the listed tests xfail (strict) with their reason,
+    and count the outcomes."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        self.reasons = reasons
+        self.counts = {"passed": 0, "xfailed": 0, "failed": 0, "skipped": 0}
+
+    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
+        import pytest
+
+        seen = set()
+        for item in items:
+            reason = self.reasons.get(item.nodeid)
+            if reason is not None:
+                seen.add(item.nodeid)
+                item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+        for nodeid in sorted(set(self.reasons) - seen):
+            print(f"expected_failures.py lists a test that was not collected: {nodeid}")
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.when == "call" or report.outcome != "passed":
+            if hasattr(report, "wasxfail") and report.outcome != "failed":
+                self.counts["xfailed" if report.skipped else "failed"] += 1
+            elif report.when == "call" or report.outcome == "failed":
+                self.counts[report.outcome] += 1
+            elif report.skipped:
+                self.counts["skipped"] += 1
+
+
+def main(argv: list[str]) -> int:
+    if not argv or not os.path.isdir(os.path.join(argv[0], "tests")):
+        print(__doc__, file=sys.stderr)
+        return 2
+    sdist, options = os.path.abspath(argv[0]), argv[1:]
+    sys.path.insert(0, HERE)
+    from expected_failures import EXPECTED_FAILURES
+
+    alias_trio_asyncio()
+    import pytest
+
+    os.chdir(sdist)
+    plugin = ExpectedFailures(EXPECTED_FAILURES)
+    status = pytest.main(
+        [
+            "tests",
+            "--ignore=tests/python",
+            "-p", "no:cacheprovider",
+            "-p", "no:trioloop",
+            # trioloop (a pytest plugin too) is imported already, by the alias
+            "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            "-q",
+            *options,
+        ],
+        plugins=[plugin],
+    )
+    counts = plugin.counts
+    total = sum(counts.values())
+    version = "%d.%d" % sys.version_info[:2]
+    print(
+        f"trio-asyncio 0.16 suite (Python {version}): {counts['passed']} of {total} "
+        f"passed; {counts['xfailed']} expected failures, {counts['failed']} "
+        f"unexpected, {counts['skipped']} skipped"
+    )
+    return int(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
