@@ -71,6 +71,7 @@ async def open_loop(
                     yield loop
                     block_failed = False
                 finally:
+                    driver.block_ended.set()
                     with trio.CancelScope(shield=True):
                         await _shut_down(loop, driver, wait=strict and not block_failed)
                     if strict:
@@ -102,16 +103,24 @@ class _Driver:
     corrupted, say by a timer with a non-numeric deadline): the loop is
     marked broken, every Trio task waiting on it is woken with an error, and
     the clean-up skips what would need the loop to run.
+
+    A ``stop()`` is ignored, unless the loop's class says it pauses the loop
+    (``stop_pauses_hosted_loop``): then the driver stops after that
+    iteration and waits for the block to end, to turn again for the clean-up.
     """
 
     def __init__(self, loop: TrioEventLoop, nursery: trio.Nursery) -> None:
         self.loop = loop
         self.nursery = nursery
         self.scope = trio.CancelScope(shield=True)
+        self.block_ended = trio.Event()
 
     async def run(self, scope: trio.CancelScope | None = None) -> None:
         with scope or self.scope:
             try:
+                if self.loop.stop_pauses_hosted_loop and not self.block_ended.is_set():
+                    await drive(self.loop, until_stopped=True)
+                    await self.block_ended.wait()
                 await drive(self.loop, until_stopped=False)
             except trio.Cancelled:
                 raise

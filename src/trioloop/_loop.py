@@ -99,6 +99,11 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
 
     _selector: ParkingSelector
 
+    #: Hosted by ``open_loop``, ``stop()`` is ignored (the loop runs until the
+    #: block ends); a subclass may make it pause the loop until then instead
+    #: (trio-asyncio's meaning, ``trioloop.compat``).
+    stop_pauses_hosted_loop = False
+
     if TYPE_CHECKING:
         # asyncio internals this class relies on (typeshed leaves them out).
         _debug: bool

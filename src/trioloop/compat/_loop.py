@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import sniffio
 import trio
 
 from .. import _hosted
@@ -77,7 +78,7 @@ def start_trio_task(
     Its failure is the loop's: an ``Exception`` goes to the loop's exception
     handler (which, for the compat loop, fails the ``open_loop`` block), and
     anything else (``SystemExit``, ``KeyboardInterrupt``) propagates out of
-    the block as a nursery child's would.
+    the block in an exception group, as a nursery child's does.
     """
     loop._check_closed()
     nursery = loop._trio.nursery
@@ -98,6 +99,9 @@ def start_trio_task(
             if rest is not None:
                 raise rest from None
             raise AssertionError("unreachable: a group without errors left no rest")
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt
+            # Grouped: open_loop unwraps the group its own nursery makes.
+            raise BaseExceptionGroup("run_trio_task() failed", [exc]) from None
 
     nursery.start_soon(run_task)
     return handle
@@ -112,16 +116,21 @@ def _report(loop: _BaseLoop, proc: object, exc: BaseException) -> None:
 class TrioEventLoop(_BaseLoop):
     """trioloop's event loop with trio-asyncio's loop methods.
 
-    Two behaviours follow trio-asyncio rather than asyncio: an error that
-    reaches the default exception handler inside ``open_loop`` is raised in
-    the block (so it cannot go unnoticed), and ``autoclose`` closes file
-    descriptors with the loop.
+    Three behaviours follow trio-asyncio rather than trioloop: an error that
+    reaches the default exception handler while the ``open_loop`` block runs
+    is raised in the block (so it cannot go unnoticed); ``stop()`` pauses a
+    hosted loop until its block ends; ``autoclose`` closes file descriptors
+    with the loop.
     """
+
+    stop_pauses_hosted_loop = True
 
     def __init__(self) -> None:
         super().__init__()
         self._autoclose: set[int] = set()
-        self._closed_event = trio.Event()
+        self._stopped = trio.Event()
+        #: Set by ``open_loop`` when its block is done (its clean-up begins).
+        self._block_done = False
 
     # -- Trio code waiting for asyncio -------------------------------------------
 
@@ -157,7 +166,7 @@ class TrioEventLoop(_BaseLoop):
     def default_exception_handler(self, context: dict[str, Any]) -> None:
         super().default_exception_handler(context)
         nursery = self._trio.nursery
-        if nursery is not None and self._trio.hosted:
+        if nursery is not None and self._trio.hosted and not self._block_done:
             exception = context.get("exception")
             if exception is None:
                 exception = RuntimeError(
@@ -182,32 +191,40 @@ class TrioEventLoop(_BaseLoop):
             except OSError as exc:
                 if exc.errno != errno.EBADF:  # closed by its owner already
                     raise
-        self._closed_event.set()
+        self._stopped.set()
 
-    def stop(self, waiter: object = None) -> None:  # type: ignore[override]
-        """Stop a loop run with ``run_forever``/``run_until_complete``.
+    def stop(self, waiter: trio.Event | None = None) -> trio.Event | None:  # type: ignore[override]
+        """Stop the loop after the current iteration.
 
-        A loop hosted by ``open_loop`` runs until its block ends: stopping
-        it is an error here (trio-asyncio stopped running callbacks).
+        Hosted by ``open_loop``, the loop then runs no callbacks until the
+        block ends (its clean-up runs them); the returned ``trio.Event``
+        (``waiter``, if given) is set as it stops.  Run with
+        ``run_forever``/``run_until_complete``, it is asyncio's ``stop()``.
         """
-        if self._trio.hosted:
-            raise RuntimeError(
-                "loop.stop() cannot stop a loop hosted by open_loop(): trioloop "
-                "runs it until the block ends. Signal Trio code with a "
-                "trio.Event (set it from the callback) and leave the block"
-            )
-        if waiter is not None:
-            raise TypeError("stop(waiter) is for loops hosted by open_loop()")
+        if not self._trio.hosted:
+            if waiter is not None:
+                raise TypeError("stop(waiter) is for loops hosted by open_loop()")
+            super().stop()
+            return None
         super().stop()
+        stopped = self._stopped if waiter is None else waiter
+        if sniffio.thread_local.name == "asyncio":
+            # From a callback: the loop stops once this iteration is done,
+            # before the Trio side runs again.
+            self._set_stopped(stopped)
+        else:
+            # From Trio code: after the callbacks queued so far (the next
+            # iteration, the last).
+            self.call_soon(self._set_stopped, stopped)
+        return stopped
+
+    def _set_stopped(self, waiter: trio.Event) -> None:
+        self._stopped.set()
+        waiter.set()
 
     async def wait_stopped(self) -> None:
-        """Wait (from Trio code outside its block) until the loop is closed."""
-        if not self.is_closed() and current_loop_var.get() is self:
-            raise RuntimeError(
-                "wait_stopped() inside the loop's own open_loop() block would "
-                "wait forever: the loop stops when the block ends"
-            )
-        await self._closed_event.wait()
+        """Wait (from Trio) until the loop is stopped (``stop()``) or closed."""
+        await self._stopped.wait()
 
 
 class _CurrentLoop:
@@ -237,7 +254,11 @@ async def open_loop(queue_len: int | None = None) -> AsyncIterator[TrioEventLoop
         )
     async with _hosted.open_loop(loop_factory=TrioEventLoop) as loop:
         assert isinstance(loop, TrioEventLoop)
-        yield loop
+        try:
+            yield loop
+        finally:
+            # Errors in the clean-up are logged, not raised (as asyncio.run).
+            loop._block_done = True
 
 
 def run(
