@@ -6,7 +6,9 @@
 #                (tests/stress) - TRIOLOOP_CONFORMANCE=0 / TRIOLOOP_STRESS=0
 #                leave those two out; on 3.12 also our tests on the oldest
 #                Trio pyproject.toml admits (scripts/oldest-trio.sh;
-#                TRIOLOOP_OLDEST_TRIO=0 leaves it out);
+#                TRIOLOOP_OLDEST_TRIO=0 leaves it out); trio-asyncio 0.16's
+#                own suite on trioloop.compat (scripts/trio-asyncio-suite.sh;
+#                TRIOLOOP_TRIO_ASYNCIO=0 leaves it out);
 #   once:        lint (ruff, mypy --strict), the docs build (warnings are
 #                errors) and the built wheel's smoke test - TRIOLOOP_CHECKS=0
 #                leaves them out.
@@ -69,6 +71,14 @@ check_version() {
                 verdict+=", oldest Trio passed"
             else
                 verdict+=", oldest Trio FAILED"
+            fi
+        fi
+        if [ "${TRIOLOOP_TRIO_ASYNCIO:-1}" != 0 ]; then
+            echo "=== Python $version: trio-asyncio 0.16's own suite on trioloop.compat ==="
+            if bash scripts/trio-asyncio-suite.sh "$version"; then
+                verdict+=", trio-asyncio suite passed"
+            else
+                verdict+=", trio-asyncio suite FAILED"
             fi
         fi
         echo "$verdict" > ".cache/verdict-$version"

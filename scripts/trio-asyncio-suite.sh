@@ -33,5 +33,8 @@ fi
 args=(tests/trio_asyncio_suite/run.py "$sdist" --timeout=60 "$@")
 case $version in
     3.14|3.15) scripts/newest-pythons.sh run "$version" python "${args[@]}" ;;
-    *) "$(venv_for "$version")/bin/python" "${args[@]}" ;;
+    *)  # the venv make test prepared, else a new one
+        python=.venv/$version/bin/python
+        [ -x "$python" ] || python="$(venv_for "$version")/bin/python"
+        "$python" "${args[@]}" ;;
 esac
