@@ -168,9 +168,7 @@ async def wait_future(
     return fut.result()
 
 
-async def call_aio(
-    awaitable: Awaitable[T], loop: TrioEventLoop | None = None
-) -> T:
+async def call_aio(awaitable: Awaitable[T], loop: TrioEventLoop | None = None) -> T:
     """Run ``awaitable`` on ``loop`` (default: the innermost ``open_loop``)."""
     try:
         loop = current_loop() if loop is None else open_trioloop(loop)

@@ -56,7 +56,7 @@ class TrioExecutor(concurrent.futures.ThreadPoolExecutor):
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self._pending_lock = threading.Lock()
 
-    def submit(  # type: ignore[override]  # positional-only in typeshed
+    def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
         if self._is_shut_down:

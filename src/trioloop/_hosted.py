@@ -50,7 +50,11 @@ async def open_loop(
     """
     loop = loop_factory()
     if not isinstance(loop, TrioEventLoop):
-        raise TypeError(f"open_loop(loop_factory=...) made {loop!r}, not a TrioEventLoop")
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            loop.close()
+        raise TypeError(
+            f"open_loop(loop_factory=...) made {loop!r}, not a TrioEventLoop"
+        )
     if debug is not None:
         loop.set_debug(debug)
     if strict:

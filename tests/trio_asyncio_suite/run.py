@@ -88,10 +88,13 @@ def main(argv: list[str]) -> int:
         [
             "tests",
             "--ignore=tests/python",
-            "-p", "no:cacheprovider",
-            "-p", "no:trioloop",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:trioloop",
             # trioloop (a pytest plugin too) is imported already, by the alias
-            "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            "-W",
+            "ignore::pytest.PytestAssertRewriteWarning",
             "-q",
             *options,
         ],
@@ -99,7 +102,7 @@ def main(argv: list[str]) -> int:
     )
     counts = plugin.counts
     total = sum(counts.values())
-    version = "%d.%d" % sys.version_info[:2]
+    version = "{}.{}".format(*sys.version_info[:2])
     print(
         f"trio-asyncio 0.16 suite (Python {version}): {counts['passed']} of {total} "
         f"passed; {counts['xfailed']} expected failures, {counts['failed']} "

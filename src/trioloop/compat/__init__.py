@@ -8,7 +8,6 @@ names over time).  Like trio-asyncio 0.16, reading ``TrioPolicy`` or
 """
 
 from . import _deprecate
-from .._executor import TrioExecutor
 from ._adapter import (
     aio_as_trio,
     allow_asyncio,
@@ -19,8 +18,10 @@ from ._adapter import (
     trio_as_asyncio,
 )
 from ._deprecate import TrioAsyncioDeprecationWarning
+from ._loop import TrioChildWatcher as _TrioChildWatcher
 from ._loop import (
     TrioEventLoop,
+    TrioExecutor,
     current_loop,
     open_loop,
     run,
@@ -28,7 +29,6 @@ from ._loop import (
     run_trio,
     run_trio_task,
 )
-from ._loop import TrioChildWatcher as _TrioChildWatcher
 from ._loop import TrioPolicy as _TrioPolicy
 
 #: trio-asyncio's base class of its loops; trioloop has one loop class.
@@ -57,5 +57,8 @@ __all__ = [
 _deprecate.enable_attribute_deprecations(__name__)
 __deprecated_attributes__ = {
     name: _deprecate.DeprecatedAttribute(value, "0.11.0", issue=64, instead=None)
-    for name, value in (("TrioPolicy", _TrioPolicy), ("TrioChildWatcher", _TrioChildWatcher))
+    for name, value in (
+        ("TrioPolicy", _TrioPolicy),
+        ("TrioChildWatcher", _TrioChildWatcher),
+    )
 }

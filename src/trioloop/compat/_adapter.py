@@ -63,7 +63,7 @@ async def allow_asyncio(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     awaitable = fn(*args)
     if asyncio.isfuture(awaitable):
         return await run_aio_future(awaitable)
-    return await _forwarding_asyncio_futures(awaitable)  # type: ignore[no-any-return]
+    return await _forwarding_asyncio_futures(awaitable)
 
 
 @types.coroutine

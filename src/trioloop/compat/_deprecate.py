@@ -97,7 +97,10 @@ def deprecated_alias(
     """A deprecated old name for ``new_fn``."""
 
     @deprecated(
-        version, thing=f"{new_fn.__module__}.{old_qualname}", issue=issue, instead=new_fn
+        version,
+        thing=f"{new_fn.__module__}.{old_qualname}",
+        issue=issue,
+        instead=new_fn,
     )
     @functools.wraps(new_fn)
     def alias(*args: Any, **kwargs: Any) -> Any:
@@ -116,7 +119,12 @@ class DeprecatedAttribute:
     _NOT_GIVEN: Any = object()
 
     def __init__(
-        self, value: object, version: str, *, issue: int | None, instead: object = _NOT_GIVEN
+        self,
+        value: object,
+        version: str,
+        *,
+        issue: int | None,
+        instead: object = _NOT_GIVEN,
     ) -> None:
         self.value = value
         self.version = version

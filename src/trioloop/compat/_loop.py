@@ -22,7 +22,9 @@ import sniffio
 import trio
 
 from .. import _hosted
-from .._bridge import call_aio, call_trio, current_loop as innermost_loop
+from .._bridge import call_aio, call_trio
+from .._bridge import current_loop as innermost_loop
+from .._executor import TrioExecutor as _TrioExecutor
 from .._loop import TrioEventLoop as _BaseLoop
 from .._policy import EventLoopPolicy
 from .._running import current_loop_var
@@ -35,6 +37,7 @@ if sys.version_info < (3, 11):
 __all__ = [
     "TrioChildWatcher",
     "TrioEventLoop",
+    "TrioExecutor",
     "TrioPolicy",
     "TrioTaskHandle",
     "current_loop",
@@ -96,9 +99,9 @@ def start_trio_task(
             errors, rest = group.split(Exception)
             if errors is not None:
                 _report(loop, proc, errors)
-            if rest is not None:
-                raise rest from None
-            raise AssertionError("unreachable: a group without errors left no rest")
+            # Not all Exceptions (those make an ExceptionGroup, caught above).
+            assert rest is not None
+            raise rest from None
         except BaseException as exc:  # SystemExit, KeyboardInterrupt
             # Grouped: open_loop unwraps the group its own nursery makes.
             raise BaseExceptionGroup("run_trio_task() failed", [exc]) from None
@@ -292,6 +295,19 @@ def run_trio_task(proc: Callable[..., Awaitable[object]], *args: Any) -> None:
     start_trio_task(innermost_loop(), proc, *args)
 
 
+class TrioExecutor(_TrioExecutor):
+    """``trioloop.TrioExecutor`` with trio-asyncio's signature, whose
+    ``thread_name_prefix`` was unused there too (Trio names its threads)."""
+
+    def __init__(
+        self,
+        limiter: trio.CapacityLimiter | None = None,
+        thread_name_prefix: str | None = None,
+        max_workers: int | None = None,
+    ) -> None:
+        super().__init__(limiter, max_workers=max_workers)
+
+
 #: trio-asyncio's policy: trioloop's (installed only by ``trioloop.install()``;
 #: importing trioloop.compat changes no global state).
 TrioPolicy = EventLoopPolicy
@@ -304,7 +320,9 @@ class TrioChildWatcher:
     def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         pass
 
-    def add_child_handler(self, pid: int, callback: Callable[..., object], *args: Any) -> None:
+    def add_child_handler(
+        self, pid: int, callback: Callable[..., object], *args: Any
+    ) -> None:
         raise NotImplementedError(
             "trioloop needs no child watcher: start subprocesses with "
             "asyncio.create_subprocess_exec/loop.subprocess_exec"
@@ -324,4 +342,3 @@ class TrioChildWatcher:
 
     def __exit__(self, *exc_info: object) -> None:
         pass
-
