@@ -11,6 +11,7 @@ only where that cannot work (not root, or no apt-get to install them).
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -185,4 +186,30 @@ def test_redis_pubsub(request: pytest.FixtureRequest) -> None:
         "received: trio hosts asyncio",
         "received: redis works too",
         "listener: cancelled, unsubscribing",
+    ]
+
+
+def test_trio_asyncio_accounts(request: pytest.FixtureRequest) -> None:
+    """A program written for trio-asyncio runs with only its import changed."""
+    need("asyncpg")
+    source = (EXAMPLES / "trio_asyncio_accounts.py").read_text()
+    imports = [
+        (alias.name, alias.asname)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+        if "trio" in (getattr(node, "module", None) or alias.name)
+    ]
+    # trioloop appears in one import only, standing in for trio_asyncio.
+    assert imports == [("trio", None), ("trioloop.compat", "trio_asyncio")]
+    out = run_example(
+        "trio_asyncio_accounts.py", env=request.getfixturevalue("services")
+    )
+    assert out.splitlines() == [
+        "audit: ['created ada', 'created bob', 'created cy', 'created di']",
+        "accounts: ['ada', 'bob', 'cy', 'di']",
+        "ada/lovelace accepted: True",
+        "ada/wrong accepted: False",
+        "zed accepted: False",
+        "slow query cancelled by Trio: True",
     ]
