@@ -22,18 +22,23 @@ async def test_jobs_run_in_trio_threads_under_the_limiter():
     limiter = trio.CapacityLimiter(2)
     running = 0
     most = 0
-    lock = threading.Lock()
+    changed = threading.Condition()
     release = threading.Event()
 
     def job(n: int) -> int:
         nonlocal running, most
-        with lock:
+        with changed:
             running += 1
             most = max(most, running)
+            changed.notify_all()
         release.wait(10)
-        with lock:
+        with changed:
             running -= 1
         return n * 2
+
+    def two_running() -> bool:
+        with changed:
+            return changed.wait_for(lambda: running == 2, timeout=10)
 
     async with trioloop.open_loop() as loop:
         executor = trioloop.TrioExecutor(limiter=limiter)
@@ -50,6 +55,7 @@ async def test_jobs_run_in_trio_threads_under_the_limiter():
                 results.extend(await trioloop.aio_as_trio(main)())
 
             nursery.start_soon(collect)
+            assert await trio.to_thread.run_sync(two_running)
             await trio.testing.wait_all_tasks_blocked()
             # Two jobs hold the limiter's two tokens; the others wait in Trio.
             assert limiter.borrowed_tokens == 2
