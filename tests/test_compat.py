@@ -67,6 +67,9 @@ async def test_stop_from_trio_waits_for_the_queued_callbacks():
         loop.call_soon(ran.append, "queued first")
         await loop.stop().wait()
         assert ran == ["queued first"]
+        again = trio.Event()
+        assert loop.stop(again) is again
+        await again.wait()  # set at once: the loop is stopped already
 
 
 @pytest.mark.trio

@@ -4,8 +4,8 @@ The compat ``TrioEventLoop`` is trioloop's loop with the methods trio-asyncio
 users call on it.  Each maps onto trioloop's machinery: ``run_aio_coroutine``
 is ``aio_as_trio(coro, loop=loop)``, ``trio_as_future`` an asyncio task
 awaiting ``trio_as_aio``, ``run_trio_task`` a Trio task in the loop's nursery.
-Where trioloop deliberately differs (a hosted loop runs until its block
-ends), the method raises an error that says so instead of acting otherwise.
+Where trioloop deliberately differs (no ``queue_len``), the call raises an
+error that says so instead of acting otherwise.
 """
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ def start_trio_task(
             # Not all Exceptions (those make an ExceptionGroup, caught above).
             assert rest is not None
             raise rest from None
+        except trio.Cancelled:
+            raise  # the loop's nursery is closing
         except BaseException as exc:  # SystemExit, KeyboardInterrupt
             # Grouped: open_loop unwraps the group its own nursery makes.
             raise BaseExceptionGroup("run_trio_task() failed", [exc]) from None
@@ -209,8 +211,11 @@ class TrioEventLoop(_BaseLoop):
                 raise TypeError("stop(waiter) is for loops hosted by open_loop()")
             super().stop()
             return None
-        super().stop()
         stopped = self._stopped if waiter is None else waiter
+        if self._stopped.is_set():  # stopped already
+            stopped.set()
+            return stopped
+        super().stop()
         if sniffio.thread_local.name == "asyncio":
             # From a callback: the loop stops once this iteration is done,
             # before the Trio side runs again.
