@@ -36,6 +36,15 @@ async def test_open_loop_gives_the_compat_loop_and_current_loop_sees_it():
 
 
 @pytest.mark.trio
+async def test_closing_a_hosted_loop_in_its_block_is_refused():
+    async with trio_asyncio.open_loop() as loop:
+        with pytest.raises(RuntimeError, match="closes when its block ends"):
+            loop.close()
+        assert not loop.is_closed()
+    assert loop.is_closed()
+
+
+@pytest.mark.trio
 async def test_queue_len_is_refused():
     with pytest.raises(TypeError, match="queue_len"):
         async with trio_asyncio.open_loop(queue_len=10):

@@ -188,6 +188,11 @@ class TrioEventLoop(_BaseLoop):
         self._autoclose.remove(fd.fileno() if hasattr(fd, "fileno") else fd)
 
     def close(self) -> None:
+        if self._trio.hosted:
+            raise RuntimeError(
+                "a loop hosted by open_loop() closes when its block ends: leave "
+                "the block instead of calling loop.close() in it"
+            )
         super().close()
         fds, self._autoclose = self._autoclose, set()
         for fd in fds:
