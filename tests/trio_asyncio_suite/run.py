@@ -7,17 +7,19 @@ Usage::
 ``SDIST_DIR`` is trio-asyncio 0.16's unpacked source distribution
 (``scripts/trio-asyncio-suite.sh`` downloads it into ``.cache/``; its files
 are never part of this repository).  ``import trio_asyncio`` gives
-``trioloop.compat`` (and ``trio_asyncio._loop``/``._deprecate`` its modules
-of those names): the test files run unedited.  Its ``tests/python``
+``trioloop.compat`` (and ``trio_asyncio._loop``, ``._deprecate``,
+``._adapter`` its modules of those names): the test files run unedited.  Its ``tests/python``
 directory (CPython's asyncio suite on trio-asyncio's loop) is left out: our
 own conformance run covers that.
 
 The tests that do not pass are listed in ``expected_failures.py`` with the
-reason for each, and marked as strict expected failures: the exit status is
-pytest's, non-zero when any other test fails or a listed one passes.  The
-last line printed is the summary, e.g.::
+reason for each, and marked as strict expected failures (non-strict for the
+one that passes or fails by Trio's scheduling order): the exit status is
+pytest's, non-zero when any other test fails or a strictly listed one
+passes.  The last line printed is the summary, e.g.::
 
-    trio-asyncio 0.16 suite (Python 3.12): 113 of 124 passed; 11 expected failures
+    trio-asyncio 0.16 suite (Python 3.12): 116 of 124 passed; 8 expected
+    failures, 0 unexpected, 0 skipped            (one line)
 """
 
 from __future__ import annotations
