@@ -201,9 +201,6 @@ async def test_autoclose_closes_with_the_loop():
 
 @pytest.mark.trio
 async def test_errors_reaching_the_default_handler_fail_the_block():
-    async def fails() -> None:
-        raise LookupError("nobody awaits me")
-
     with pytest.raises(LookupError, match="nobody awaits me"):
         async with trio_asyncio.open_loop() as loop:
             loop.call_exception_handler(
