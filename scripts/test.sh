@@ -8,7 +8,9 @@
 #                Trio pyproject.toml admits (scripts/oldest-trio.sh;
 #                TRIOLOOP_OLDEST_TRIO=0 leaves it out); trio-asyncio 0.16's
 #                own suite on trioloop.compat (scripts/trio-asyncio-suite.sh;
-#                TRIOLOOP_TRIO_ASYNCIO=0 leaves it out);
+#                TRIOLOOP_TRIO_ASYNCIO=0 leaves it out); on 3.12, anyio's own
+#                test suite on stock asyncio and on trioloop, compared
+#                (scripts/anyio-suite.sh; TRIOLOOP_THIRDPARTY=0 leaves it out);
 #   once:        lint (ruff, mypy --strict), the docs build (warnings are
 #                errors) and the built wheel's smoke test - TRIOLOOP_CHECKS=0
 #                leaves them out.
@@ -79,6 +81,14 @@ check_version() {
                 verdict+=", trio-asyncio suite passed"
             else
                 verdict+=", trio-asyncio suite FAILED"
+            fi
+        fi
+        if [ "$version" = 3.12 ] && [ "${TRIOLOOP_THIRDPARTY:-1}" != 0 ]; then
+            echo "=== Python 3.12: anyio's test suite, stock asyncio vs trioloop ==="
+            if bash scripts/anyio-suite.sh; then
+                verdict+=", anyio suite passed"
+            else
+                verdict+=", anyio suite FAILED"
             fi
         fi
         echo "$verdict" > ".cache/verdict-$version"
