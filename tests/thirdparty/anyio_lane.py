@@ -18,7 +18,8 @@ each test's outcome for ``compare.py``:
   so a listed hang costs seconds and a fixed one shows up as a pass;
 * ``--lane-report=PATH`` writes ``{node id: outcome}`` as JSON, the outcome
   being ``passed``, ``failed``, ``error``, ``skipped``, ``xfailed`` or
-  ``timeout``.
+  ``timeout`` (spell it with ``=``: pytest looks for its rootdir before
+  plugins' options are known, and would take a separate PATH for a test path).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import trioloop
 __all__ = [
     "pytest_addoption",
     "pytest_collection_modifyitems",
-    "pytest_configure",
     "pytest_fixture_setup",
     "pytest_runtest_logreport",
     "pytest_sessionfinish",
@@ -53,10 +53,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("anyio lane").addoption(
         "--lane-report", metavar="PATH", help="write each test's outcome here (JSON)"
     )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "lane_excluded: left out of the anyio lane")
 
 
 def _on_trioloop(config: pytest.Config) -> bool:
@@ -87,7 +83,8 @@ def _excluded(nodeid: str) -> bool:
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         wanted = _is_asyncio_backend(_backend_of(item))
         excluded = item.get_closest_marker("network") or _excluded(item.nodeid)
@@ -102,7 +99,7 @@ def pytest_collection_modifyitems(
 
 def _trioloop_eager_loop() -> asyncio.AbstractEventLoop:
     loop = trioloop.new_event_loop()
-    loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined]
+    loop.set_task_factory(asyncio.eager_task_factory)  # Python 3.12+, as the lane
     return loop
 
 
