@@ -24,17 +24,17 @@ venv=.venv/anyio-3.12
 python=$repo/$venv/bin/python
 quiet_pip() { grep -v "^WARNING: Location 'file:" >&2 || true; }
 
-mkdir -p "$cache"
-if [ ! -d "$suite/tests" ]; then
-    "$(venv_for 3.12)/bin/python" -m pip download -q --disable-pip-version-check \
-        --no-deps --no-binary :all: -d "$cache" "anyio==$version" 2>&1 | quiet_pip
-    tar -xzf "$cache/anyio-$version.tar.gz" -C "$cache"
-fi
 if ! cmp -s "$requirements" "$venv/.requirements"; then
     [ -x "$python" ] || "$(find_python 3.12)" -m venv "$venv"
     "$python" -m pip install -q --disable-pip-version-check -e . -r "$requirements" \
         2>&1 | quiet_pip
     cp "$requirements" "$venv/.requirements"
+fi
+mkdir -p "$cache"
+if [ ! -d "$suite/tests" ]; then
+    "$python" -m pip download -q --disable-pip-version-check \
+        --no-deps --no-binary :all: -d "$cache" "anyio==$version" 2>&1 | quiet_pip
+    tar -xzf "$cache/anyio-$version.tar.gz" -C "$cache"
 fi
 
 # pass NAME [PYTEST ARGS...]: one run of the suite; outcomes to $cache/NAME.json.
