@@ -31,8 +31,11 @@ LIST_FILE = "tests/thirdparty/anyio_differences.py"
 
 
 def _load(path: str) -> dict[str, str]:
-    with open(path) as f:
-        outcomes: dict[str, str] = json.load(f)
+    try:
+        with open(path) as f:
+            outcomes: dict[str, str] = json.load(f)
+    except FileNotFoundError:
+        sys.exit(f"no report at {path}: that pass did not finish (see its output)")
     return outcomes
 
 
