@@ -2,13 +2,13 @@
 # anyio's own test suite, asyncio backend only, run twice on Python 3.12:
 # on stock asyncio, then on trioloop (pytest --trioloop), and compared.
 #   - the suite is the sdist of the anyio pinned in
-#     tests/thirdparty/anyio-requirements.txt, downloaded from PyPI and
+#     tests/anyio_suite/anyio-requirements.txt, downloaded from PyPI and
 #     unpacked under .cache/anyio/ (once);
 #   - it runs in its own venv, .venv/anyio-3.12 (trioloop editable plus those
 #     pins), so that anyio's test dependencies stay out of our test venvs;
-#   - tests/thirdparty/anyio_lane.py narrows the suite to the asyncio backend
+#   - tests/anyio_suite/anyio_lane.py narrows the suite to the asyncio backend
 #     and records outcomes; anyio_compare.py compares them against the known
-#     differences in tests/thirdparty/anyio_differences.py (new differences
+#     differences in tests/anyio_suite/anyio_differences.py (new differences
 #     are run once more on trioloop first, so a one-off is reported FLAKY).
 # Exits non-zero on a new difference, or on a listed one that no longer fails.
 set -euo pipefail
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 source scripts/pythons.sh
 
 repo=$PWD
-requirements=tests/thirdparty/anyio-requirements.txt
+requirements=tests/anyio_suite/anyio-requirements.txt
 version=$(sed -n 's/^anyio==//p' "$requirements")
 cache=.cache/anyio
 suite=$cache/anyio-$version
@@ -42,7 +42,7 @@ pass() {
     local name=$1
     shift
     echo "--- anyio $version on $name"
-    (cd "$suite" && PYTHONPATH="$repo/tests/thirdparty" "$python" -m pytest \
+    (cd "$suite" && PYTHONPATH="$repo/tests/anyio_suite" "$python" -m pytest \
         -p anyio_lane -p no:cacheprovider -q --tb=line -rfE \
         --lane-report="$repo/$cache/$name.json" "$@" | tail -n 25) || true
 }
@@ -51,7 +51,7 @@ start=$SECONDS
 rm -f "$cache"/*.json "$cache/unlisted.txt"
 pass stock
 pass trioloop --trioloop
-compare() { PYTHONPATH=tests/thirdparty "$python" tests/thirdparty/anyio_compare.py "$@"; }
+compare() { PYTHONPATH=tests/anyio_suite "$python" tests/anyio_suite/anyio_compare.py "$@"; }
 compare "$cache/stock.json" "$cache/trioloop.json" --unlisted="$cache/unlisted.txt"
 retry=()
 if [ -s "$cache/unlisted.txt" ] && [ "$(wc -l < "$cache/unlisted.txt")" -le 20 ]; then

@@ -1,4 +1,4 @@
-"""The anyio lane's verdict (tests/thirdparty/anyio_compare.py) on outcome
+"""The anyio lane's verdict (tests/anyio_suite/anyio_compare.py) on outcome
 reports made up here: it must fail on a new difference and on a stale entry
 of the known differences, and only report a one-off or a stock failure."""
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "thirdparty"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "anyio_suite"))
 
 import anyio_compare  # noqa: E402
 

@@ -27,7 +27,7 @@ from anyio_differences import DIFFERENCES, HANGS
 
 __all__ = ["main"]
 
-LIST_FILE = "tests/thirdparty/anyio_differences.py"
+LIST_FILE = "tests/anyio_suite/anyio_differences.py"
 
 
 def _load(path: str) -> dict[str, str]:
