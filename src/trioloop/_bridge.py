@@ -134,7 +134,23 @@ async def wait_future(
     calls ``cancel``, when cancelling something else ends the wait)."""
     if fut.done():
         await trio.lowlevel.cancel_shielded_checkpoint()
+    else:
+        await _wait_done(fut, cancel)
+    # The asyncio side finished, even if cancelled: its result is delivered
+    # (Trio raises Cancelled at the next checkpoint), and an exception its
+    # clean-up raised replaces the cancellation, as in Trio code.
+    try:
         return fut.result()
+    finally:
+        # The frame is in the traceback of the exception it raises, which
+        # fut keeps: without this, a cycle keeps both until gc.collect().
+        del fut
+
+
+@trio.lowlevel.enable_ki_protection
+async def _wait_done(
+    fut: asyncio.Future[Any], cancel: Callable[[], object] | None
+) -> None:
     trio_task = trio.lowlevel.current_task()
     side = getattr(fut.get_loop(), "_trio", None)
     waiters = None if side is None else side.waiters
@@ -162,10 +178,6 @@ async def wait_future(
     if abort_requested and fut.cancelled():
         # Trio wanted to cancel us (or deliver KeyboardInterrupt): let it.
         await trio.lowlevel.checkpoint()
-    # Otherwise the asyncio side finished anyway: its result is delivered
-    # (Trio raises Cancelled at the next checkpoint), and an exception its
-    # clean-up raised replaces the cancellation, as in Trio code.
-    return fut.result()
 
 
 async def call_aio(awaitable: Awaitable[T], loop: TrioEventLoop | None = None) -> T:
@@ -181,10 +193,13 @@ async def call_aio(awaitable: Awaitable[T], loop: TrioEventLoop | None = None) -
         fut: asyncio.Future[T] = spawn_aio(loop, awaitable)
         # wait_future's own first lines, written here to spare the hot path
         # (a task that finished in its eager first step) a coroutine.
-        if fut.done():
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return fut.result()
-        return await wait_future(fut)
+        try:
+            if fut.done():
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return fut.result()
+            return await wait_future(fut)
+        finally:
+            del fut  # no cycle through the traceback (see wait_future)
     if asyncio.isfuture(awaitable):
         if awaitable.get_loop() is not loop:
             raise RuntimeError(f"{awaitable!r} belongs to another event loop")

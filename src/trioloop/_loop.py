@@ -294,6 +294,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
                     )
             finally:
                 self._current_handle = None
+        handle = None  # no cycle through a traceback
 
     def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         """As asyncio's; called from Trio code, a task that starts eagerly
