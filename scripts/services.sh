@@ -3,7 +3,8 @@
 #
 # Usage:
 #   eval "$(scripts/services.sh)"     install if needed, start, print env vars
-#   scripts/services.sh stop          stop both servers
+#   scripts/services.sh running       print which servers run: postgres, redis
+#   scripts/services.sh stop [NAME]   stop both servers (or the named ones)
 #
 # Installs the Debian packages when a server is missing (root only:
 # `apt-get update` once, then `apt-get install -y postgresql redis-server`),
@@ -83,7 +84,7 @@ start_postgres() {
     if [ "$(id -u)" -eq 0 ]; then
         id postgres >/dev/null 2>&1 || useradd --system --home-dir "$DIR" postgres
     fi
-    if as_pg_owner "$bin/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1; then
+    if postgres_running; then
         log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
         return
     fi
@@ -103,7 +104,7 @@ start_postgres() {
 }
 
 start_redis() {
-    if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    if redis_running; then
         log "Redis already running on 127.0.0.1:$REDIS_PORT"
         return
     fi
@@ -120,13 +121,29 @@ start_redis() {
     die "Redis did not start"
 }
 
-stop_servers() {
+postgres_running() {
+    local bin
+    bin=$(pg_bindir)
+    [ -n "$bin" ] && as_pg_owner "$bin/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1
+}
+
+redis_running() {
+    command -v redis-cli >/dev/null 2>&1 \
+        && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1
+}
+
+stop_postgres() {
     local bin
     bin=$(pg_bindir)
     if [ -n "$bin" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
+        log "stopping PostgreSQL on 127.0.0.1:$PG_PORT"
         as_pg_owner "$bin/pg_ctl" stop -m fast -D "$PG_DATA" >&2 || true
     fi
-    if command -v redis-cli >/dev/null 2>&1; then
+}
+
+stop_redis() {
+    if redis_running; then
+        log "stopping Redis on 127.0.0.1:$REDIS_PORT"
         redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
     fi
 }
@@ -139,6 +156,20 @@ case ${1:-start} in
         echo "export TRIOLOOP_PG_DSN=postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
         echo "export TRIOLOOP_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
         ;;
-    stop) stop_servers ;;
+    running)
+        if postgres_running; then echo postgres; fi
+        if redis_running; then echo redis; fi
+        ;;
+    stop)
+        shift
+        [ $# -gt 0 ] || set -- postgres redis
+        for name in "$@"; do
+            case $name in
+                postgres) stop_postgres ;;
+                redis) stop_redis ;;
+                *) die "no server named $name (postgres, redis)" ;;
+            esac
+        done
+        ;;
     *) sed -n '/^# Usage:/,/^#   scripts\/services.sh stop/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -105,6 +105,22 @@ rm -f .cache/verdict-*
 
 # PostgreSQL and Redis for the examples' tests (installed and started on
 # loopback if needed); the 3.14/3.15 chroot sees them through TRIOLOOP_PASSENV.
+# What this run starts it stops on every way out - pass, fail, error, Ctrl+C,
+# kill (TERM) - together with the lanes still running; servers that were
+# running before (started by hand: scripts/services.sh) are left running.
+already_running=$(bash scripts/services.sh running)
+lanes=()
+finish() {
+    local pid name started=()
+    for pid in "${lanes[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    for name in postgres redis; do
+        grep -qx "$name" <<< "$already_running" || started+=("$name")
+    done
+    [ ${#started[@]} -eq 0 ] || bash scripts/services.sh stop "${started[@]}" || true
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 eval "$(bash scripts/services.sh)"
 export TRIOLOOP_PASSENV="TRIOLOOP_PG_DSN TRIOLOOP_REDIS_URL"
 
@@ -121,9 +137,13 @@ lane_a=() lane_b=()
 for i in "${!versions[@]}"; do
     if (( i % 2 == 0 )); then lane_a+=("${versions[$i]}"); else lane_b+=("${versions[$i]}"); fi
 done
+set -m  # each lane in a process group of its own, so finish can stop it whole
 lane "${lane_a[@]}" &
-if [ ${#lane_b[@]} -gt 0 ]; then lane "${lane_b[@]}" & fi
+lanes+=($!)
+if [ ${#lane_b[@]} -gt 0 ]; then lane "${lane_b[@]}" & lanes+=($!); fi
+set +m
 wait
+lanes=()
 
 status=0
 checks=""
