@@ -168,3 +168,67 @@ def test_a_suites_own_loop_choice_wins(tmp_path: Path) -> None:
         "test_own_choice.py::test_pytest_asyncio",
         "test_own_choice.py::test_anyio",
     }, run
+
+
+OWN_LOOP_CHECK = """
+import asyncio
+import pytest
+
+@pytest.mark.asyncio
+async def test_own_loop():
+    assert type(asyncio.get_running_loop()).__name__ == "OwnLoop"
+"""
+
+
+def _own_loop_plugin(name: str) -> str:
+    """A plugin module whose ``trylast`` hook answers with its own loop."""
+    return textwrap.dedent(f"""
+        import asyncio
+        import pytest
+
+        class OwnLoop(asyncio.SelectorEventLoop):
+            pass
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_asyncio_loop_factories(config, item):
+            return {{"{name}": OwnLoop}}
+    """)
+
+
+@pytest.mark.parametrize("where", ["module pytest_plugins", "sub-directory conftest"])
+def test_a_trylast_implementation_registered_after_the_switch_wins(
+    tmp_path: Path, where: str
+) -> None:
+    """The switch answers only when every other implementation answered
+    None: registered after it (the switch registers in pytest_configure),
+    a suite's own ``trylast`` implementation still wins, and one that
+    answers None does not hand the choice to the switch."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    (suite / "answers_none.py").write_text(
+        textwrap.dedent("""
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_asyncio_loop_factories(config, item):
+            return None
+    """)
+    )
+    if where == "module pytest_plugins":
+        (suite / "own_loops.py").write_text(_own_loop_plugin("own"))
+        test_file = suite / "test_own_loop.py"
+        plugins = 'pytest_plugins = ("answers_none", "own_loops")\n'
+        test_file.write_text(plugins + OWN_LOOP_CHECK)
+    else:
+        (suite / "conftest.py").write_text('pytest_plugins = ("answers_none",)\n')
+        sub = suite / "sub"
+        sub.mkdir()
+        (sub / "conftest.py").write_text(_own_loop_plugin("sub"))
+        test_file = sub / "test_own_loop.py"
+        test_file.write_text(OWN_LOOP_CHECK)
+    run = run_pytest(tmp_path, "--trioloop", expect_trioloop=True, suite=suite)
+    assert run.process.returncode == 0, run
+    assert set(run.outcomes) == {f"{test_file.stem}.py::test_own_loop"}, run

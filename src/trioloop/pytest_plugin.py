@@ -26,7 +26,8 @@ its ``pytest_asyncio_loop_factories`` hook (overriding the
 ``event_loop_policy`` fixture is deprecated there, and policies are in asyncio
 from 3.14); the hook is implemented by a plugin object registered only when
 the switch is on, because pytest-asyncio treats any implementation as a
-request to parametrize.  anyio takes its loop factory from the value of the
+request to parametrize.  It is a hook wrapper that answers only when every
+other implementation answered None, so the suite's own answer always wins.  anyio takes its loop factory from the value of the
 ``anyio_backend`` fixture, so the switch adds one to that value.
 
 Without the switch, anyio's plugin does the same when a suite asks for it::
@@ -77,12 +78,18 @@ def pytest_configure(config: pytest.Config) -> None:
 class _Switch:
     """The hooks of the ``--trioloop`` switch."""
 
-    @pytest.hookimpl(trylast=True, optionalhook=True)
+    @pytest.hookimpl(wrapper=True, optionalhook=True)
     def pytest_asyncio_loop_factories(
         self, config: pytest.Config, item: pytest.Item
-    ) -> Mapping[str, Callable[[], TrioEventLoop]]:
-        # Last, so that a suite's own implementation, if any, wins.
-        return {"trioloop": new_event_loop}
+    ) -> Generator[None, Any, Any]:
+        # A wrapper sees the hook's answer: the first non-None one of the
+        # suite's own implementations, whatever their order and marks.  A
+        # trylast implementation would not do: pluggy calls trylast ones in
+        # the order registered, so a suite's own trylast one registered after
+        # the switch (a test module's pytest_plugins, a sub-directory's
+        # conftest) would never be asked.
+        factories = yield
+        return {"trioloop": new_event_loop} if factories is None else factories
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
