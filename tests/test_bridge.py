@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import gc
 import sys
+import threading
 import traceback
 import weakref
 
@@ -531,6 +532,139 @@ def test_trio_function_awaited_from_asyncio_names_the_adapter(run):
             return await aio_as_trio(aio_main)()
 
     assert trio.run(main) == "loop still fine"
+
+
+def test_asyncio_awaited_from_trio_names_the_adapter():
+    """Futures the loop makes for Trio code (what asyncio.sleep, Event,
+    Queue and Lock wait on) say to use aio_as_trio when Trio code awaits
+    them, and stay ordinary futures for asyncio code and the bridge."""
+
+    async def trio_main(loop):
+        with pytest.raises(RuntimeError, match=r"trioloop\.aio_as_trio"):
+            await asyncio.sleep(0.01)
+        with pytest.raises(RuntimeError, match=r"trioloop\.aio_as_trio"):
+            await asyncio.Event().wait()
+        with pytest.raises(RuntimeError, match=r"trioloop\.aio_as_trio"):
+            await asyncio.Queue().get()
+        with pytest.raises(RuntimeError, match=r"trioloop\.aio_as_trio"):
+            await loop.create_future()
+        # Made by Trio code, awaited by asyncio code or through the bridge.
+        fut = loop.create_future()
+        loop.call_soon(fut.set_result, "set")
+        direct = loop.create_future()
+        loop.call_soon(direct.set_result, "bridged")
+        return [
+            await aio_as_trio(asyncio.wait_for)(fut, 10),
+            await aio_as_trio(direct),
+        ]
+
+    assert run_hosted(trio_main) == ["set", "bridged"]
+
+
+@pytest.mark.parametrize("flavour", ["trioloop", "trioloop-hosted"])
+def test_asyncio_awaited_from_the_trio_side_names_the_adapter(run, flavour):
+    async def trio_side():
+        with pytest.raises(RuntimeError, match=r"trioloop\.aio_as_trio"):
+            await asyncio.sleep(0.01)
+        return "refused"
+
+    async def aio_main():
+        return await trio_as_aio(trio_side)()
+
+    assert run(aio_main()) == "refused"
+
+
+def test_a_bare_yield_from_trio_code_gets_trios_own_error():
+    """What trioloop cannot see: asyncio.sleep(0) yields None, which only
+    Trio's scheduler sees (documented in docs/semantics.rst)."""
+
+    async def trio_main(loop):
+        with pytest.raises(TypeError, match="unrecognized yield message None"):
+            await asyncio.sleep(0)
+        return "trio's error"
+
+    assert run_hosted(trio_main) == "trio's error"
+
+
+class OtherThreadsTrioRun:
+    """A Trio run in a thread of its own, until ``stop()``."""
+
+    def __init__(self) -> None:
+        self.token = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=trio.run, args=(self._main,))
+        self._thread.start()
+        assert self._ready.wait(10)
+
+    async def _main(self) -> None:
+        self._done = trio.Event()
+        self.token = trio.lowlevel.current_trio_token()
+        self._ready.set()
+        await self._done.wait()
+
+    def stop(self) -> None:
+        # From a thread of ours: refused from some of the callers' threads.
+        stopper = threading.Thread(
+            target=trio.from_thread.run_sync,
+            args=(self._done.set,),
+            kwargs={"trio_token": self.token},
+        )
+        stopper.start()
+        stopper.join(10)
+        self._thread.join(10)
+        assert not self._thread.is_alive()
+
+
+def test_blocking_call_into_another_threads_trio_run(run, flavour):
+    """asyncio code may block on another thread's Trio run, as on stock
+    asyncio, in sync mode; hosted, the thread is a Trio run's own and Trio
+    refuses the call as it would from Trio code (docs/semantics.rst)."""
+
+    async def aio_main():
+        other = OtherThreadsTrioRun()
+        try:
+            # From a worker thread: works in every mode (what the docs advise).
+            in_worker = await asyncio.to_thread(
+                trio.from_thread.run_sync, lambda: 41, trio_token=other.token
+            )
+            try:
+                return in_worker, trio.from_thread.run_sync(
+                    lambda: 42, trio_token=other.token
+                )
+            except RuntimeError as exc:
+                return in_worker, str(exc)
+        finally:
+            other.stop()
+
+    expected = {
+        "asyncio": (41, 42),
+        "trioloop": (41, 42),
+        "trioloop-hosted": (41, "this is a blocking function; call it from a thread"),
+    }
+    assert run(aio_main()) == expected[flavour]
+
+
+def test_trio_function_awaited_from_asyncio_code_fails_as_on_stock(run, flavour):
+    """Sync mode shows asyncio code no Trio task, so Trio's own error, as on
+    stock asyncio; hosted, the guard's error names the adapter.  Either way
+    the loop goes on."""
+
+    async def aio_main():
+        errors = []
+        for mistake in (lambda: trio.sleep(0.001), lambda: trio.Event().wait()):
+            with pytest.raises(RuntimeError) as caught:
+                await mistake()
+            errors.append(str(caught.value))
+        await asyncio.sleep(0.001)
+        return errors, trio.lowlevel.in_trio_task()
+
+    errors, in_trio_task = run(aio_main())
+    if flavour == "trioloop-hosted":
+        assert all("trioloop.trio_as_aio" in error for error in errors), errors
+        assert in_trio_task  # the guard
+    else:
+        assert errors == ["must be called from async context"] * 2
+        assert not in_trio_task
 
 
 def test_trio_as_aio_on_a_stock_loop_says_what_to_use():

@@ -180,7 +180,9 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
     # Without Trio's run context (another Trio version) there is no guard:
     # the batch runs with Trio's current task left as it is.
     run_context = trio_run_context if hasattr(trio_run_context, "task") else _NoGuard()
-    guard = NotATrioTask(driver_task)
+    # Hosted, asyncio code sees a guard as Trio's current task; in sync mode
+    # none at all, as under stock asyncio (see _flavour).
+    guard = None if until_stopped else NotATrioTask(driver_task)
     while True:
         # One cancel scope serves as the asyncio timer's alarm for as many
         # parks as it can: its deadline is moved only when the earliest timer
@@ -198,7 +200,10 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
                 prev_library = _sniffio_state.name
                 _set_running_loop(loop)
                 _sniffio_state.name = "asyncio"
-                run_context.task = guard
+                if guard is None:
+                    del run_context.task
+                else:
+                    run_context.task = guard
                 try:
                     while True:
                         run_once()

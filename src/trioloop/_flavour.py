@@ -17,11 +17,33 @@ adapter to use, while task-free Trio calls (``Event.set``, ``start_soon``,
 guard answers the two questions Trio's Ctrl+C handler asks of the current
 task (is it KI-protected, where is its frame) for the task hosting the
 asyncio work, so Ctrl+C behaves as it would without the guard.
+
+That is hosted mode, where Trio code and asyncio code share a Trio run by
+design.  In sync mode (the loop as ``asyncio.run``'s loop factory) the Trio
+run is the loop's own business, and asyncio code sees no Trio task at all,
+as under stock asyncio: ``trio.lowlevel.current_task()`` raises, so
+``trio.from_thread.run_sync(..., trio_token=...)`` into *another* thread's
+Trio run works (Trio refuses it whenever the calling thread has a current
+task, and a guard cannot tell that call from a mistaken one), and a Trio
+function awaited by mistake fails with Trio's "must be called from async
+context", as it does on stock asyncio.
+
+The reverse mistake, asyncio code awaited from Trio code, is seen by Trio
+only as an object yielded to its scheduler, which it rejects with a generic
+``TypeError``.  trioloop cannot watch every yield without costing every Trio
+task step, but it can mark the futures that Trio code makes: the loop's
+``create_future`` called from Trio code (``asyncio.sleep``, ``Event.wait``,
+``Queue.get``, locks and streams all wait on one) returns a
+:class:`TrioMadeFuture`, which refuses to be awaited from Trio code with an
+error naming ``aio_as_trio``, and is an ordinary future to asyncio code.
+A bare ``yield`` (``asyncio.sleep(0)``), or a task or future made by asyncio
+code and awaited from Trio code, still gets Trio's own error.
 """
 
 from __future__ import annotations
 
-from asyncio import AbstractEventLoop, events
+from asyncio import AbstractEventLoop, Future, events
+from collections.abc import Generator
 from typing import Any, NoReturn
 
 import sniffio
@@ -29,13 +51,18 @@ import sniffio
 from ._trio_internals import ki_protected
 from ._trio_internals import run_context as trio_run_context
 
-__all__ = ["NotATrioTask", "asyncio_flavour", "trio_run_context"]
+__all__ = ["NotATrioTask", "TrioMadeFuture", "asyncio_flavour", "trio_run_context"]
 
 _state = sniffio.thread_local
 
 WRONG_FLAVOUR = (
     "Trio code was called from asyncio code; Trio functions must run in a Trio "
     "task: await them from asyncio code through trioloop.trio_as_aio(fn)(...)"
+)
+
+ASYNCIO_IN_TRIO = (
+    "asyncio code was awaited from Trio code; asyncio functions must run in an "
+    "asyncio task: await them from Trio code through trioloop.aio_as_trio(fn)(...)"
 )
 
 
@@ -68,6 +95,19 @@ class NotATrioTask:
         return "<asyncio code running on trioloop (not a Trio task)>"
 
 
+class TrioMadeFuture(Future[Any]):
+    """A future made by Trio code: refuses to be awaited by Trio code."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        if _state.name == "trio":
+            raise RuntimeError(ASYNCIO_IN_TRIO)
+        return super().__await__()
+
+    __iter__ = __await__
+
+
 class asyncio_flavour:
     """Run the block as asyncio code of ``loop``, then restore Trio's view.
 
@@ -87,7 +127,10 @@ class asyncio_flavour:
         events._set_running_loop(self.loop)
         _state.name = "asyncio"
         if self.prev_task is not None:
-            trio_run_context.task = NotATrioTask(self.prev_task)
+            if getattr(getattr(self.loop, "_trio", None), "hosted", True):
+                trio_run_context.task = NotATrioTask(self.prev_task)
+            else:
+                del trio_run_context.task
 
     def __exit__(self, *exc_info: object) -> None:
         if self.prev_task is not None:

@@ -32,7 +32,7 @@ import signal
 import sys
 import threading
 import time
-from asyncio import base_events, events, tasks, unix_events
+from asyncio import base_events, events, futures, tasks, unix_events
 from collections.abc import Callable
 from contextvars import Context
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,7 @@ import trio
 
 from . import _asyncgens
 from ._driver import ParkingSelector, drive
-from ._flavour import asyncio_flavour
+from ._flavour import TrioMadeFuture, asyncio_flavour
 from ._groups import unwrap_lone_exception
 from ._subprocess import watch_child
 from ._trio_internals import custom_resolver
@@ -295,6 +295,13 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             finally:
                 self._current_handle = None
         handle = None  # no cycle through a traceback
+
+    def create_future(self) -> asyncio.Future[Any]:
+        """As asyncio's; made by Trio code, a future that names
+        ``aio_as_trio`` when Trio code awaits it (see ``_flavour``)."""
+        if _sniffio_state.name == "trio":
+            return TrioMadeFuture(loop=self)
+        return futures.Future(loop=self)
 
     def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         """As asyncio's; called from Trio code, a task that starts eagerly

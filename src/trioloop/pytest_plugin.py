@@ -39,7 +39,7 @@ Without the switch, anyio's plugin does the same when a suite asks for it::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import pytest
