@@ -103,6 +103,9 @@ class ParkingSelector(selectors.EpollSelector):
         self.batch_end = 0.0
         #: Set by the driver while its Trio run allows blocking in place.
         self.blocker: IdleBlocker | None = None
+        #: True while the driver runs a batch: asyncio code is running (the
+        #: loop's ``create_future`` reads it, cheaper than ``sniffio``).
+        self.in_batch = False
 
     def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
         fd_to_key = self._fd_to_key
@@ -204,6 +207,7 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
                     del run_context.task
                 else:
                     run_context.task = guard
+                selector.in_batch = True
                 try:
                     while True:
                         run_once()
@@ -214,6 +218,7 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
                         ):
                             break
                 finally:
+                    selector.in_batch = False
                     run_context.task = driver_task
                     _sniffio_state.name = prev_library
                     _set_running_loop(prev_loop)
