@@ -170,13 +170,13 @@ def test_a_suites_own_loop_choice_wins(tmp_path: Path) -> None:
     }, run
 
 
-OWN_LOOP_CHECK = """
+LOOP_CHECK = """
 import asyncio
 import pytest
 
 @pytest.mark.asyncio
-async def test_own_loop():
-    assert type(asyncio.get_running_loop()).__name__ == "OwnLoop"
+async def test_loop():
+    assert type(asyncio.get_running_loop()).__name__ == "{loop}"
 """
 
 
@@ -195,14 +195,17 @@ def _own_loop_plugin(name: str) -> str:
     """)
 
 
-@pytest.mark.parametrize("where", ["module pytest_plugins", "sub-directory conftest"])
+@pytest.mark.parametrize(
+    "where", ["module pytest_plugins", "sub-directory conftest", "nowhere"]
+)
 def test_a_trylast_implementation_registered_after_the_switch_wins(
     tmp_path: Path, where: str
 ) -> None:
     """The switch answers only when every other implementation answered
     None: registered after it (the switch registers in pytest_configure),
-    a suite's own ``trylast`` implementation still wins, and one that
-    answers None does not hand the choice to the switch."""
+    a suite's own ``trylast`` implementation still wins, one that answers
+    None does not hand the choice to the switch, and with no other answer
+    (``nowhere``) the switch gives trioloop's loop."""
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "pytest.ini").write_text(
@@ -217,18 +220,21 @@ def test_a_trylast_implementation_registered_after_the_switch_wins(
             return None
     """)
     )
+    own_loop_check = LOOP_CHECK.format(loop="OwnLoop")
+    test_file = suite / "test_choice.py"
     if where == "module pytest_plugins":
         (suite / "own_loops.py").write_text(_own_loop_plugin("own"))
-        test_file = suite / "test_own_loop.py"
         plugins = 'pytest_plugins = ("answers_none", "own_loops")\n'
-        test_file.write_text(plugins + OWN_LOOP_CHECK)
-    else:
+        test_file.write_text(plugins + own_loop_check)
+    elif where == "sub-directory conftest":
         (suite / "conftest.py").write_text('pytest_plugins = ("answers_none",)\n')
-        sub = suite / "sub"
-        sub.mkdir()
-        (sub / "conftest.py").write_text(_own_loop_plugin("sub"))
-        test_file = sub / "test_own_loop.py"
-        test_file.write_text(OWN_LOOP_CHECK)
+        (suite / "sub").mkdir()
+        (suite / "sub" / "conftest.py").write_text(_own_loop_plugin("sub"))
+        test_file = suite / "sub" / "test_choice.py"
+        test_file.write_text(own_loop_check)
+    else:
+        plugins = 'pytest_plugins = ("answers_none",)\n'
+        test_file.write_text(plugins + LOOP_CHECK.format(loop="TrioEventLoop"))
     run = run_pytest(tmp_path, "--trioloop", expect_trioloop=True, suite=suite)
     assert run.process.returncode == 0, run
-    assert set(run.outcomes) == {f"{test_file.stem}.py::test_own_loop"}, run
+    assert set(run.outcomes) == {"test_choice.py::test_loop"}, run
