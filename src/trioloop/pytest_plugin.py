@@ -27,8 +27,9 @@ its ``pytest_asyncio_loop_factories`` hook (overriding the
 from 3.14); the hook is implemented by a plugin object registered only when
 the switch is on, because pytest-asyncio treats any implementation as a
 request to parametrize.  It is a hook wrapper that answers only when every
-other implementation answered None, so the suite's own answer always wins.  anyio takes its loop factory from the value of the
-``anyio_backend`` fixture, so the switch adds one to that value.
+other implementation answered None, so the suite's own answer always wins.
+anyio takes its loop factory from the value of the ``anyio_backend``
+fixture, so the switch adds one to that value.
 
 Without the switch, anyio's plugin does the same when a suite asks for it::
 
