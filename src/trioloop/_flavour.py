@@ -42,6 +42,7 @@ code and awaited from Trio code, still gets Trio's own error.
 
 from __future__ import annotations
 
+import threading
 from asyncio import AbstractEventLoop, Future, events
 from collections.abc import Generator
 from typing import Any, NoReturn
@@ -51,7 +52,13 @@ import sniffio
 from ._trio_internals import ki_protected
 from ._trio_internals import run_context as trio_run_context
 
-__all__ = ["NotATrioTask", "TrioMadeFuture", "asyncio_flavour", "trio_run_context"]
+__all__ = [
+    "NotATrioTask",
+    "TrioMadeFuture",
+    "asyncio_allowed",
+    "asyncio_flavour",
+    "trio_run_context",
+]
 
 _state = sniffio.thread_local
 
@@ -95,13 +102,23 @@ class NotATrioTask:
         return "<asyncio code running on trioloop (not a Trio task)>"
 
 
+class _AsyncioAllowed(threading.local):
+    """Set (``depth`` > 0) while ``trioloop.compat.allow_asyncio`` steps Trio
+    code that may await asyncio futures: it waits for them itself."""
+
+    depth = 0
+
+
+asyncio_allowed = _AsyncioAllowed()
+
+
 class TrioMadeFuture(Future[Any]):
     """A future made by Trio code: refuses to be awaited by Trio code."""
 
     __slots__ = ()
 
     def __await__(self) -> Generator[Any, None, Any]:
-        if _state.name == "trio":
+        if _state.name == "trio" and not asyncio_allowed.depth:
             raise RuntimeError(ASYNCIO_IN_TRIO)
         return super().__await__()
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from .._adapters import aio_as_trio, trio_as_aio
 from .._bridge import open_trioloop, wait_future
+from .._flavour import asyncio_allowed
 from .._loop import TrioEventLoop
 
 __all__ = [
@@ -74,10 +75,13 @@ def _forwarding_asyncio_futures(awaitable: Awaitable[T]) -> Generator[Any, Any, 
     step: Callable[[Any], Any] = coroutine.send
     value: Any = None
     while True:
+        asyncio_allowed.depth += 1  # futures made here may be awaited here
         try:
             yielded = step(value)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        finally:
+            asyncio_allowed.depth -= 1
         try:
             if asyncio.isfuture(yielded):
                 yielded._asyncio_future_blocking = False  # as a Task does
