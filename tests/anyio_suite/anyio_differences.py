@@ -21,35 +21,12 @@ from __future__ import annotations
 
 __all__ = ["DIFFERENCES", "EXCLUDED", "HANGS"]
 
-_PORTAL_HANG = (
-    "hangs: while asyncio callbacks run, trio.lowlevel.current_task() returns "
-    "trioloop's stand-in, so trio.from_thread refuses to call into the portal's "
-    "Trio run in another thread (issue 15 item 6; fix in progress, branch guar)"
-)
-_DEBUG_HANDLE_REF = (
-    "debug mode's _run_ready_debug keeps its last handle, so the finished task "
-    "and its exception stay referenced (issue 15 item 7; fix in progress, "
-    "branch guar)"
-)
+# None at present: the four this lane found (blocking portals into another
+# thread's Trio run, and debug mode keeping a finished task) were fixed in
+# issue 15 (items 6 and 7).
+DIFFERENCES: dict[str, str] = {}
 
-DIFFERENCES: dict[str, str] = {
-    "tests/test_from_thread.py::TestBlockingPortal::test_from_async[asyncio-trio]": (
-        _PORTAL_HANG
-    ),
-    "tests/test_from_thread.py::TestBlockingPortal::test_from_async[asyncio+eager-trio]": (
-        _PORTAL_HANG
-    ),
-    "tests/test_taskgroups.py::TestRefcycles::test_exception_refcycles_parent_task[asyncio]": (
-        _DEBUG_HANDLE_REF
-    ),
-    "tests/test_taskgroups.py::TestRefcycles::test_exception_refcycles_parent_task[asyncio+eager]": (
-        _DEBUG_HANDLE_REF
-    ),
-}
-
-HANGS: frozenset[str] = frozenset(
-    key for key, reason in DIFFERENCES.items() if reason is _PORTAL_HANG
-)
+HANGS: frozenset[str] = frozenset()
 
 _NO_IPV6_LOCALHOST = (
     "connects to 'localhost' over IPv6; on the project's machines 'localhost' "
