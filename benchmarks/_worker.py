@@ -155,6 +155,7 @@ def run_one(impl: str, name: str, s: W.Settings) -> dict:
     w = W.BY_NAME[name]
     if impl not in w.impls:
         raise NotApplicable(f"{name} does not run on {impl}")
+    impl = _portable_as_trioloop(impl)
     if name == "bridge_aio_as_trio":
         return bridge_aio_as_trio(impl, s)
     if name == "bridge_trio_as_aio":
@@ -164,10 +165,20 @@ def run_one(impl: str, name: str, s: W.Settings) -> dict:
     return run_main(impl, lambda: W.run_loop_workload(w, s))
 
 
+def _portable_as_trioloop(impl: str) -> str:
+    """``trioloop_portable`` is hosted trioloop with the portable driver
+    forced (one process per measurement, so the variable is this run's)."""
+    if impl == "trioloop_portable":
+        os.environ["TRIOLOOP_DRIVER"] = "portable"
+        return "trioloop"
+    return impl
+
+
 def run_fixed(impl: str, name: str, n: int, yield_scale: float) -> dict:
     """One warm-up call and one call of a loop micro-benchmark's body with
     exactly ``n`` operations, no time budget: for instruction counting."""
     body = W.MICRO[name]
+    impl = _portable_as_trioloop(impl)
     if impl.startswith("trioloop") and yield_scale != 1:
         # Under an instruction counter everything runs ~50x slower; stretch
         # the driver's time-based yield interval alike, so a batch spans as

@@ -28,6 +28,7 @@ COLORS = {
     "uvloop": "#2ca02c",
     "trio_asyncio": "#ff7f0e",
     "trioloop": "#1f77b4",
+    "trioloop_portable": "#17becf",
     "trioloop_sync": "#9ecae1",
     "trio": "#d62728",
 }

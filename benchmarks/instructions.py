@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 import run
 import workloads as W
 
-IMPLS = ["asyncio", "uvloop", "trioloop", "trioloop_sync"]
+IMPLS = ["asyncio", "uvloop", "trioloop", "trioloop_portable", "trioloop_sync"]
 #: valgrind slows Python ~50x: the driver's yield interval is scaled alike.
 YIELD_SCALE = 50.0
 

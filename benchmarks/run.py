@@ -302,7 +302,7 @@ def print_table(data: dict[str, Any], out=sys.stdout) -> None:
         "\nRatio of medians to the baseline (asyncio; trio.sleep(0) for bridge_aio_as_trio;"
         " memory: lower is better)\n"
     )
-    w(f"{'workload':26}" + "".join(f"{W.LABELS[i]:>16}" for i in impls) + "\n")
+    w(f"{'workload':26}" + "".join(f"{W.LABELS[i]:>20}" for i in impls) + "\n")
     for name, wd in data["workloads"].items():
         row = f"{name:26}"
         for i in impls:
@@ -344,7 +344,7 @@ def print_secondary(data: dict[str, Any], out=sys.stdout) -> None:
     for k, v in SECONDARY.items():
         out.write(f"  {k}: {v}\n")
     out.write(
-        f"{'workload':26}{'':22}" + "".join(f"{W.LABELS[i]:>16}" for i in impls) + "\n"
+        f"{'workload':26}{'':22}" + "".join(f"{W.LABELS[i]:>20}" for i in impls) + "\n"
     )
     for name, key, vals in rows:
         out.write(

@@ -35,12 +35,20 @@ CLIENT = os.path.join(HERE, "_client.py")
 
 #: Implementations, in display order.  ``trio`` is a pseudo-implementation:
 #: plain Trio, the reference for the Trio -> asyncio bridge workload.
-IMPLS = ["asyncio", "uvloop", "trio_asyncio", "trioloop", "trioloop_sync"]
+IMPLS = [
+    "asyncio",
+    "uvloop",
+    "trio_asyncio",
+    "trioloop",
+    "trioloop_portable",
+    "trioloop_sync",
+]
 LABELS = {
     "asyncio": "asyncio",
     "uvloop": "uvloop",
     "trio_asyncio": "trio-asyncio",
     "trioloop": "trioloop",
+    "trioloop_portable": "trioloop (portable)",
     "trioloop_sync": "trioloop (sync)",
     "trio": "trio (sleep 0)",
 }
@@ -50,10 +58,11 @@ IMPL_MODULES = {
     "uvloop": "uvloop",
     "trio_asyncio": "trio_asyncio",
     "trioloop": "trioloop",
+    "trioloop_portable": "trioloop",
     "trioloop_sync": "trioloop",
     "trio": "trio",
 }
-BRIDGE_IMPLS = ("trio_asyncio", "trioloop")
+BRIDGE_IMPLS = ("trio_asyncio", "trioloop", "trioloop_portable")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@
 #                TRIOLOOP_TRIO_ASYNCIO=0 leaves it out); on 3.12, anyio's own
 #                test suite on stock asyncio and on trioloop, compared
 #                (scripts/anyio-suite.sh; TRIOLOOP_THIRDPARTY=0 leaves it out);
+#                on 3.12 and 3.14 our tests and the conformance run with
+#                the portable driver forced (scripts/test-portable.sh);
 #   once:        lint (ruff, mypy --strict), the docs build (warnings are
 #                errors) and the built wheel's smoke test - TRIOLOOP_CHECKS=0
 #                leaves them out.
@@ -91,6 +93,7 @@ check_version() {
                 verdict+=", anyio suite FAILED"
             fi
         fi
+        bash scripts/test-portable.sh "$version" || verdict+=", portable driver FAILED"
         echo "$verdict" > ".cache/verdict-$version"
     } > ".cache/test-$version.log" 2>&1
     cat ".cache/test-$version.log"

@@ -19,6 +19,17 @@ T = TypeVar("T")
 TIMEOUT = 10.0
 
 
+def loop_driver() -> str:
+    """The driver a new trioloop loop gets here (``TRIOLOOP_DRIVER``)."""
+    import trioloop
+
+    loop = trioloop.new_event_loop()
+    try:
+        return loop.driver
+    finally:
+        loop.close()
+
+
 def _ipv6_loopback_available() -> bool:
     if not socket.has_ipv6:
         return False

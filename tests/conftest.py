@@ -78,8 +78,15 @@ def run(flavour: str) -> Callable[..., Any]:
     return run
 
 
+#: Where this process's open fds are listed (Linux; macOS and the BSDs).
+#: Windows has no such list: there only threads are checked.
+_FD_DIR = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
+
+
 def _open_fds() -> set[int]:
-    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+    if _FD_DIR is None:
+        return set()
+    return {int(fd) for fd in os.listdir(_FD_DIR)}
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,12 @@ import tempfile
 import pytest
 from _support import Recorder, within
 
+if sys.platform == "win32":
+    pytest.skip(
+        "pipes: asyncio's Windows selector loop has none (NotImplementedError, tests/test_platform.py)",
+        allow_module_level=True,
+    )
+
 
 def _pipe_files():
     r, w = os.pipe()

@@ -13,10 +13,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
 
 import pytest
 from _support import within
+
+if sys.platform == "win32":
+    pytest.skip(
+        "add_signal_handler: asyncio's Windows selector loop has none (NotImplementedError, tests/test_platform.py)",
+        allow_module_level=True,
+    )
 
 SIGUSR1, SIGUSR2 = signal.SIGUSR1, signal.SIGUSR2
 

@@ -19,6 +19,12 @@ from asyncio.subprocess import DEVNULL, PIPE, STDOUT
 import pytest
 from _support import within
 
+if sys.platform == "win32":
+    pytest.skip(
+        "subprocesses: asyncio's Windows selector loop has none (NotImplementedError, tests/test_platform.py)",
+        allow_module_level=True,
+    )
+
 
 @pytest.fixture(autouse=True)
 def no_zombies():

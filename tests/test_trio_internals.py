@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import pytest
 import trio
@@ -26,6 +27,13 @@ def test_every_private_name_is_found_with_this_trio():
         return runner
 
     assert trio.run(main) is not None
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Trio's I/O manager is epoll on Linux"
+)
+def test_trio_io_manager_is_found_as_epoll_on_linux():
+    assert _trio_internals.io_manager_is_epoll()
 
 
 def test_custom_resolver_is_found_and_answers_asyncio_code():
@@ -50,7 +58,14 @@ def test_custom_resolver_is_found_and_answers_asyncio_code():
     assert asked == [b"example.invalid"]  # Trio encodes the name first
 
 
-def test_fast_path_is_visible_on_the_loop():
+_EPOLL_ONLY = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the fast path is the epoll driver's"
+)
+
+
+@_EPOLL_ONLY
+def test_fast_path_is_visible_on_the_loop(monkeypatch):
+    monkeypatch.setenv("TRIOLOOP_DRIVER", "epoll")  # whatever the run forces
     seen = {}
 
     async def probe():
@@ -68,7 +83,9 @@ def test_fast_path_is_visible_on_the_loop():
     assert seen["on"] is True
 
 
-def test_fast_path_off_is_logged_with_its_reason_in_debug_mode(caplog):
+@_EPOLL_ONLY
+def test_fast_path_off_is_logged_with_its_reason_in_debug_mode(monkeypatch, caplog):
+    monkeypatch.setenv("TRIOLOOP_DRIVER", "epoll")
     seen = []
 
     async def main():

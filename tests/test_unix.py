@@ -14,6 +14,12 @@ import uuid
 import pytest
 from _support import Recorder, within
 
+if sys.platform == "win32":
+    pytest.skip(
+        "Unix sockets: asyncio's Windows selector loop has none",
+        allow_module_level=True,
+    )
+
 
 @pytest.fixture
 def sock_path():

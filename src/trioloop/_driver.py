@@ -9,29 +9,29 @@ callbacks (with debug-mode slow-callback logging).  The only thing asyncio's
 version does that a Trio task must not do is *block* in
 ``selector.select(timeout)``.
 
-So the loop is given a :class:`ParkingSelector`: an ordinary epoll selector
-whose ``select`` never blocks.  When ``_run_once`` asks it to wait, it polls
-once without waiting and, if nothing is ready, records how long the loop
-wanted to sleep.  The driver then *parks* in Trio for that long, waiting for
-the selector's own file descriptor to become readable (any asyncio fd ready)
-or for code on the Trio side to wake it (a ``call_soon`` from a Trio task).
-The timeout is one cancel scope kept across parks (its deadline moved only
-when the earliest asyncio timer changes), and while the driver is the only
-Trio task that can run it blocks in place instead of parking (see
-``_idle``).  One Trio wake covers any number of ready asyncio fds, and the
-loop's self-pipe (how ``call_soon_threadsafe`` wakes asyncio) is one of
-them, so every kind of wake-up - another thread, a signal, a Trio task
-calling ``call_soon`` while the driver is parked - arrives the same way.
+So the loop is given a selector whose ``select`` never blocks: when
+``_run_once`` asks it to wait, it polls once without waiting and, if nothing
+is ready, records how long the loop wanted to sleep.  The driver then
+*parks* in Trio for that long, in the selector's ``park``, until an asyncio
+fd may be ready or code on the Trio side wakes it (a ``call_soon`` from a
+Trio task).  The timeout is one cancel scope kept across parks (its
+deadline moved only when the earliest asyncio timer changes).
+
+How a selector parks is its driver's business, behind one small interface
+(:class:`DriverSelector`, as Trio's I/O managers share one): the epoll
+driver (``_driver_epoll``) parks on the selector's own epoll fd, one Trio
+wake for any number of ready fds, and blocks in place while Trio is idle;
+the portable driver (``_driver_portable``) has a Trio watcher per
+registered fd.  ``new_selector`` picks one (``TRIOLOOP_DRIVER``); the drive
+loop never asks which it has.
 
 While there is work, the driver runs iterations back to back with no Trio
 round-trip per callback (batches, not hops), and yields to Trio at least every
 ``YIELD_INTERVAL`` seconds so Trio tasks are never starved by a busy asyncio
 side.  Trio's own scheduler is fair, so the reverse holds too.
 
-Alternatives rejected: one Trio ``wait_readable`` per asyncio fd (a Trio
-round-trip per fd per readiness, ``BusyResourceError`` when Trio code waits on
-the same fd, and asyncio's level-triggered semantics to re-create), and
-routing each callback through a Trio channel (a task switch per callback).
+Alternative rejected: routing each callback through a Trio channel or task
+(a task switch per callback).
 
 Around every batch the driver makes the thread look like asyncio's: the
 running loop is this loop (Python 3.14 keeps it in C thread state and refuses
@@ -42,103 +42,119 @@ task is a guard that makes mistaken Trio calls fail clearly (see
 
 from __future__ import annotations
 
-import logging
 import math
+import os
 import select
 import selectors
 import time
 from asyncio import events
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sniffio
 import trio
 
 from ._flavour import NotATrioTask, trio_run_context
-from ._idle import IdleBlocker
+from ._trio_internals import io_manager_is_epoll
 
 if TYPE_CHECKING:
     from ._loop import TrioEventLoop
 
-__all__ = ["ParkingSelector", "drive", "YIELD_INTERVAL"]
+__all__ = [
+    "DRIVERS",
+    "DriverSelector",
+    "NOT_PARKING",
+    "TRIO_TURN",
+    "YIELD_INTERVAL",
+    "drive",
+    "new_selector",
+]
 
 #: Longest stretch of asyncio work between two Trio checkpoints, in seconds.
 YIELD_INTERVAL = 0.002
+#: ``DriverSelector.park_for`` when the last iteration found work.
+NOT_PARKING = -1.0
+#: ``DriverSelector.park_for`` when a block in place ended because Trio has
+#: work (the epoll driver only).
+TRIO_TURN = -2.0
+#: The values of ``TRIOLOOP_DRIVER``.
+DRIVERS = ("auto", "epoll", "portable")
 
-_NOT_PARKING = -1.0
-_TRIO_TURN = -2.0
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
-_NOT_IN = ~select.EPOLLIN
-_NOT_OUT = ~select.EPOLLOUT
 
-logger = logging.getLogger("trioloop")
+class DriverSelector(Protocol):
+    """What the drive loop needs of a driver: the loop's selector, which
+    knows how to park in Trio.  Each driver module provides one
+    (``_driver_epoll.ParkingSelector``, ``_driver_portable.PortableSelector``);
+    the drive loop never asks which it has."""
+
+    #: The driver's name, shown as ``TrioEventLoop.driver``.
+    driver: str
+    #: Seconds the loop asked to sleep in its last ``select`` (``math.inf``:
+    #: until woken), ``NOT_PARKING`` when it found work, or ``TRIO_TURN``.
+    park_for: float
+    #: The ``perf_counter()`` time the driver's current batch ends.
+    batch_end: float
+    #: True while the driver runs a batch: asyncio code is running (the
+    #: loop's ``create_future`` reads it, cheaper than ``sniffio``).
+    in_batch: bool
+
+    @property
+    def idle_blocking(self) -> bool:
+        """Whether the driver may block in place while Trio is idle."""
+
+    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]: ...
+
+    def driving(self, loop: TrioEventLoop) -> AbstractAsyncContextManager[None]:
+        """Whatever the driver holds while a drive of ``loop`` lasts."""
+
+    async def park(self) -> None:
+        """Sleep in Trio until an asyncio fd may be ready; the caller's
+        cancel scope ends it when the next asyncio timer is due."""
+
+    def wake_from_trio(self, loop: TrioEventLoop) -> Callable[[], object]:
+        """How Trio code in the loop's thread wakes the parked driver (a
+        ``call_soon`` from a Trio task); other threads write to the loop's
+        self-pipe."""
+
+
+def new_selector() -> DriverSelector:
+    """The selector of a new loop, from the driver ``TRIOLOOP_DRIVER`` names
+    (``auto``, the default: epoll where it applies, else portable)."""
+    choice = os.environ.get("TRIOLOOP_DRIVER", "") or "auto"
+    if choice not in DRIVERS:
+        raise ValueError(
+            f"TRIOLOOP_DRIVER={choice!r}: expected one of {', '.join(DRIVERS)}"
+        )
+    if choice != "portable":
+        why_not = _why_not_epoll()
+        if why_not is None:
+            from ._driver_epoll import ParkingSelector
+
+            return ParkingSelector()
+        if choice == "epoll":
+            raise RuntimeError(f"TRIOLOOP_DRIVER=epoll, but {why_not}")
+    from ._driver_portable import PortableSelector
+
+    return PortableSelector()
+
+
+def _why_not_epoll() -> str | None:
+    """Why the epoll driver cannot run here, or None if it can."""
+    if not hasattr(select, "epoll") or not hasattr(selectors, "EpollSelector"):
+        return "asyncio's selectors have no epoll on this platform"
+    default: object = selectors.DefaultSelector  # looked up now: tests swap it
+    if default is not selectors.EpollSelector:
+        return "asyncio's default selector is not epoll here"
+    if not io_manager_is_epoll():
+        # The epoll driver parks on an epoll fd inside Trio's own epoll.
+        return "Trio's I/O manager is not epoll on this platform"
+    return None
+
 
 _get_running_loop = events._get_running_loop
 _set_running_loop = events._set_running_loop
 _sniffio_state = sniffio.thread_local
-
-
-class ParkingSelector(selectors.EpollSelector):
-    """An epoll selector whose ``select`` never blocks in Trio's way.
-
-    When the loop asks it to wait and nothing is ready, it blocks in place
-    if its ``blocker`` allows (Trio has nothing else to run, see ``_idle``);
-    otherwise it records the wish in ``park_for`` for the driver.
-    ``select`` is written out rather than delegating to the base class: it
-    runs once per loop iteration, and the extra frame was measurable.
-    """
-
-    if TYPE_CHECKING:  # EpollSelector internals (typeshed leaves them out)
-        _fd_to_key: dict[int, selectors.SelectorKey]
-        _selector: select.epoll
-
-    def __init__(self) -> None:
-        super().__init__()
-        #: Seconds the loop asked to sleep (``math.inf`` for "until woken"),
-        #: ``_NOT_PARKING`` when the last iteration found work, or
-        #: ``_TRIO_TURN`` when a block in place ended because Trio has work.
-        self.park_for = _NOT_PARKING
-        #: The driver's batch ends at this ``perf_counter()`` time; a block
-        #: in place starts a new batch.
-        self.batch_end = 0.0
-        #: Set by the driver while its Trio run allows blocking in place.
-        self.blocker: IdleBlocker | None = None
-        #: True while the driver runs a batch: asyncio code is running (the
-        #: loop's ``create_future`` reads it, cheaper than ``sniffio``).
-        self.in_batch = False
-
-    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-        fd_to_key = self._fd_to_key
-        try:
-            fd_events = self._selector.poll(0, max(len(fd_to_key), 1))
-        except InterruptedError:
-            fd_events = []
-        ready = []
-        for fd, event in fd_events:
-            key = fd_to_key.get(fd)
-            if key is not None:
-                mask = (_WRITE if event & _NOT_IN else 0) | (
-                    _READ if event & _NOT_OUT else 0
-                )
-                ready.append((key, mask & key.events))
-        if ready or (timeout is not None and timeout <= 0):
-            self.park_for = _NOT_PARKING
-            return ready
-        if timeout is not None:
-            # Rounded up to epoll's milliseconds, as EpollSelector does (and
-            # rejecting a NaN the same way).
-            timeout = math.ceil(timeout * 1e3) * 1e-3
-        blocker = self.blocker
-        if blocker is not None:
-            woken_for_trio = blocker.block(timeout)
-            if woken_for_trio is not None:
-                self.batch_end = time.perf_counter() + YIELD_INTERVAL
-                if woken_for_trio:
-                    self.park_for = _TRIO_TURN
-                    return []
-                return self.select(0)  # what woke it, without blocking
-        self.park_for = math.inf if timeout is None else timeout
-        return []
 
 
 @trio.lowlevel.enable_ki_protection
@@ -158,28 +174,18 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     asyncio code through ``aio_as_trio`` then cancels that code and raises
     ``KeyboardInterrupt`` once it has finished.
     """
-    selector: ParkingSelector = loop._selector
-    blocker = IdleBlocker.start(selector.fileno())
-    if isinstance(blocker, str):
-        if loop.get_debug():
-            logger.debug("%r parks in Trio on every wait: %s", loop, blocker)
-    else:
-        selector.blocker = blocker
-    try:
+    async with loop._selector.driving(loop):
         await _drive(loop, until_stopped)
-    finally:
-        if selector.blocker is not None:
-            selector.blocker.close()
-            selector.blocker = None
 
 
 @trio.lowlevel.enable_ki_protection
 async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
-    selector: ParkingSelector = loop._selector
+    selector = loop._selector
     run_once = loop._run_once
     perf_counter = time.perf_counter
     checkpoint = trio.lowlevel.checkpoint
     driver_task = trio.lowlevel.current_task()
+    wake = selector.wake_from_trio(loop)
     # Without Trio's run context (another Trio version) there is no guard:
     # the batch runs with Trio's current task left as it is.
     run_context = trio_run_context if hasattr(trio_run_context, "task") else _NoGuard()
@@ -213,7 +219,7 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
                         run_once()
                         if (
                             loop._stopping
-                            or selector.park_for != _NOT_PARKING
+                            or selector.park_for != NOT_PARKING
                             or perf_counter() > selector.batch_end
                         ):
                             break
@@ -230,7 +236,7 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
                     # Work found, or Trio's turn after a block in place.
                     # (Work can be ready although the poll found none: a
                     # timer that came due as the iteration ran.)
-                    selector.park_for = _NOT_PARKING
+                    selector.park_for = NOT_PARKING
                     await checkpoint()
                     continue
                 if loop._trio.checkpoints:
@@ -238,7 +244,7 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
                     # or two (Trio may run us first in its next batch)
                     # before parking.
                     loop._trio.checkpoints -= 1
-                    selector.park_for = _NOT_PARKING
+                    selector.park_for = NOT_PARKING
                     await checkpoint()
                     continue
                 scheduled: list[Any] = loop._scheduled
@@ -252,7 +258,12 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
                             wake_at - loop.time(),  # type: ignore[misc]
                         )
                     alarm_for = wake_at
-                await _park(loop, selector)
+                loop._parked = wake
+                try:
+                    await selector.park()
+                finally:
+                    loop._parked = None
+                    selector.park_for = NOT_PARKING
 
 
 class _NoGuard:
@@ -263,19 +274,3 @@ class _NoGuard:
 
     def __init__(self) -> None:
         self.task: Any = None
-
-
-async def _park(loop: TrioEventLoop, selector: ParkingSelector) -> None:
-    """Sleep in Trio until an asyncio fd is ready (or the caller's alarm
-    scope goes off: the next asyncio timer is due).
-
-    Work added from outside a batch (a ``call_soon`` from a Trio task, a
-    thread, a signal handler) wakes the driver through the loop's self-pipe,
-    which is one of the selector's fds: cheaper than cancelling a scope.
-    """
-    loop._parked = True
-    try:
-        await trio.lowlevel.wait_readable(selector.fileno())
-    finally:
-        loop._parked = False
-        selector.park_for = _NOT_PARKING

@@ -15,24 +15,22 @@ It runs in one of two ways:
   themselves for their duration; timers, fds and callbacks are plain data
   that survive between runs, and each run re-arms its Trio waits.
 
-Besides the driver, the loop replaces the parts of asyncio's Unix loop that
-would fight Trio: signal handlers (no second ``set_wakeup_fd``) and child
-process watching (pidfds on the loop's own selector, no child watchers).
+This class holds what every platform shares; its base class, from
+``_unix_events`` or ``_windows_events``, what only one platform has (as
+asyncio's own ``unix_events``/``windows_events``), and the driver, which
+selector the loop polls and how it parks in Trio (``_driver``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import errno
 import heapq
-import inspect
 import math
-import signal
 import sys
 import threading
 import time
-from asyncio import base_events, events, futures, tasks, unix_events
+from asyncio import base_events, events, futures, tasks
 from collections.abc import Callable
 from contextvars import Context
 from typing import TYPE_CHECKING, Any
@@ -42,11 +40,15 @@ import sniffio
 import trio
 
 from . import _asyncgens
-from ._driver import ParkingSelector, drive
+from ._driver import DriverSelector, drive, new_selector
 from ._flavour import TrioMadeFuture, asyncio_flavour
 from ._groups import unwrap_lone_exception
-from ._subprocess import watch_child
 from ._trio_internals import custom_resolver
+
+if sys.platform == "win32":
+    from ._windows_events import PlatformEventLoop
+else:
+    from ._unix_events import PlatformEventLoop
 
 __all__ = ["TrioEventLoop", "new_event_loop"]
 
@@ -94,10 +96,10 @@ class _TrioSide:
         self.strict_failures: list[asyncio.Task[Any]] = []
 
 
-class TrioEventLoop(asyncio.SelectorEventLoop):
+class TrioEventLoop(PlatformEventLoop):
     """An asyncio event loop whose iterations run as a Trio task."""
 
-    _selector: ParkingSelector
+    _selector: DriverSelector
 
     #: Hosted by ``open_loop``, ``stop()`` is ignored (the loop runs until the
     #: block ends); a subclass may make it pause the loop until then instead
@@ -113,12 +115,10 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         _ready: collections.deque[Any]  # Handle internals: typeshed has none
         _scheduled: list[Any]  # TimerHandle internals likewise
         _clock_resolution: float
-        _signal_handlers: dict[int, asyncio.Handle]
 
         def _check_closed(self) -> None: ...
         def _check_thread(self) -> None: ...
         def _check_callback(self, callback: object, method: str) -> None: ...
-        def _check_signal(self, sig: int) -> None: ...
         def _call_soon(
             self, callback: Callable[..., object], args: Any, context: Context | None
         ) -> asyncio.Handle: ...
@@ -129,10 +129,6 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             self, fd: int, callback: Callable[..., object], *args: Any
         ) -> None: ...
         def _remove_reader(self, fd: int) -> bool: ...
-        def _handle_signal(self, sig: int) -> None: ...
-        def _child_watcher_callback(
-            self, pid: int, returncode: int, transp: Any
-        ) -> None: ...
         def _asyncgen_firstiter_hook(self, agen: Any) -> None: ...
         def _asyncgen_finalizer_hook(self, agen: Any) -> None: ...
 
@@ -144,10 +140,23 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
     # rest lives in one ``_TrioSide``, and ``time`` is only set when hosted.
 
     def __init__(self) -> None:
-        #: True while the driver is parked in Trio waiting for I/O or a timer.
-        self._parked = False
+        #: While the driver is parked in Trio waiting for I/O or a timer: how
+        #: to wake it from Trio code in this thread (the driver's
+        #: ``wake_from_trio``); else None.
+        self._parked: Callable[[], object] | None = None
         self._trio = _TrioSide()
-        super().__init__(ParkingSelector())
+        try:
+            selector = new_selector()
+        except BaseException:
+            self._closed = True  # nothing to close (BaseEventLoop.__del__)
+            raise
+        super().__init__(selector)  # type: ignore[arg-type]
+
+    @property
+    def driver(self) -> str:
+        """Which driver runs this loop: ``"epoll"`` (Linux's fast path) or
+        ``"portable"`` (everywhere else, or forced by ``TRIOLOOP_DRIVER``)."""
+        return self._selector.driver
 
     # -- time and scheduling -------------------------------------------------
 
@@ -175,7 +184,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
         self._ready.append(handle)
         if self._parked:
-            self._write_to_self()
+            self._parked()
         return handle
 
     def call_at(  # type: ignore[override]  # typeshed: TypeVarTuple spelling
@@ -199,7 +208,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         heapq.heappush(self._scheduled, timer)
         timer._scheduled = True  # type: ignore[attr-defined]
         if self._parked:
-            self._write_to_self()
+            self._parked()
         return timer
 
     def _run_once(self) -> None:
@@ -396,7 +405,7 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         running, or when this Trio run rules it out - in debug mode the
         reason is logged (logger ``trioloop``) as the driver starts."""
         selector = self._selector  # None once the loop is closed
-        return selector is not None and selector.blocker is not None
+        return selector is not None and selector.idle_blocking
 
     def _close_trio_side(self, nursery: trio.Nursery) -> None:
         """End the run's Trio tasks: the ``trio_as_aio`` workers first (their
@@ -440,15 +449,6 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         self._set_coroutine_origin_tracking(False)
         _asyncgens.uninstall()
 
-    def close(self) -> None:
-        if self.is_running():
-            raise RuntimeError("Cannot close a running event loop")
-        for pidfd in self._trio.child_pidfds:
-            self._remove_reader(pidfd)
-            _close_fd(pidfd)
-        self._trio.child_pidfds = frozenset()
-        super().close()
-
     # -- name resolution ------------------------------------------------------
     #
     # asyncio resolves in its default executor, and so do we - unless the
@@ -482,97 +482,6 @@ class TrioEventLoop(asyncio.SelectorEventLoop):
         from ._bridge import call_trio
 
         return await call_trio(trio.socket.getnameinfo, sockaddr, flags)
-
-    # -- signals --------------------------------------------------------------
-    #
-    # asyncio routes signals through signal.set_wakeup_fd, which Trio owns for
-    # the duration of trio.run.  A Python-level handler does the same job:
-    # it runs in the main thread after Trio's wakeup fd has interrupted any
-    # wait, and hands the callback to the loop thread-safely.
-
-    def add_signal_handler(  # type: ignore[override]  # typeshed: TypeVarTuple
-        self, sig: int, callback: Callable[..., object], *args: Any
-    ) -> None:
-        if asyncio.iscoroutine(callback) or inspect.iscoroutinefunction(callback):
-            raise TypeError("coroutines cannot be used with add_signal_handler()")
-        self._check_signal(sig)
-        self._check_closed()
-        if threading.current_thread() is not threading.main_thread():
-            raise RuntimeError("signal handlers can only be added in the main thread")
-        self._signal_handlers[sig] = events.Handle(callback, args, self, None)
-        try:
-            signal.signal(sig, self._on_signal)
-            signal.siginterrupt(sig, False)
-        except OSError as exc:
-            del self._signal_handlers[sig]
-            if exc.errno == errno.EINVAL:
-                raise RuntimeError(f"sig {sig} cannot be caught") from None
-            raise
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        self._handle_signal(signum)
-
-    def remove_signal_handler(self, sig: int) -> bool:
-        self._check_signal(sig)
-        if self._signal_handlers.pop(sig, None) is None:
-            return False
-        default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
-        try:
-            signal.signal(sig, default)
-        except OSError as exc:
-            if exc.errno == errno.EINVAL:
-                raise RuntimeError(f"sig {sig} cannot be caught") from None
-            raise
-        return True
-
-    # -- subprocesses ---------------------------------------------------------
-
-    async def _make_subprocess_transport(
-        self,
-        protocol: asyncio.SubprocessProtocol,
-        args: Any,
-        shell: bool,
-        stdin: Any,
-        stdout: Any,
-        stderr: Any,
-        bufsize: int,
-        extra: Any = None,
-        **kwargs: Any,
-    ) -> asyncio.SubprocessTransport:
-        waiter = self.create_future()
-        transport = unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
-            self, protocol, args, shell, stdin, stdout, stderr, bufsize,
-            waiter=waiter, extra=extra, **kwargs,
-        )  # fmt: skip
-        # The exit goes through asyncio's own _child_watcher_callback, whose
-        # timing differs by version (two loop iterations later on 3.10/3.11,
-        # one on 3.12/3.13, at once on 3.14+): Process.wait() vs
-        # connection_lost ordering, and so kill() raising ProcessLookupError
-        # or not right after wait(), then match stock asyncio exactly.
-        pid = transport.get_pid()
-        watch_child(
-            self,
-            pid,
-            lambda returncode: self._child_watcher_callback(pid, returncode, transport),
-        )
-        try:
-            await waiter
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException:
-            transport.close()
-            await transport._wait()
-            raise
-        return transport  # type: ignore[no-any-return]
-
-
-def _close_fd(fd: int) -> None:
-    import os
-
-    try:
-        os.close(fd)
-    except OSError:
-        pass
 
 
 def new_event_loop() -> TrioEventLoop:

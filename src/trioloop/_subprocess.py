@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._loop import TrioEventLoop
+    from ._unix_events import PlatformEventLoop
 
 __all__ = ["watch_child"]
 
@@ -33,7 +33,7 @@ def _reap(pid: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def watch_child(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
+def watch_child(loop: PlatformEventLoop, pid: int, on_exit: ExitCallback) -> None:
     """Call ``on_exit(returncode)`` in ``loop`` once child ``pid`` exits."""
     try:
         pidfd = os.pidfd_open(pid)
@@ -51,7 +51,9 @@ def watch_child(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
     loop._trio.child_pidfds |= {pidfd}
 
 
-def _watch_with_thread(loop: TrioEventLoop, pid: int, on_exit: ExitCallback) -> None:
+def _watch_with_thread(
+    loop: PlatformEventLoop, pid: int, on_exit: ExitCallback
+) -> None:
     """The fallback: a thread waits for the exit, the loop reaps the child.
 
     The thread waits with ``waitid(..., WNOWAIT)``, which leaves the child a

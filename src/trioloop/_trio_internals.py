@@ -34,6 +34,9 @@ private name                    used for / when it moves
                                 blocker off
 ``runner.io_manager._epoll``    the epoll fd the blocker waits on with the
                                 selector's; missing -> blocker off
+``TheIOManager``                which I/O manager Trio chose at import,
+                                for the choice of driver (``_driver``);
+                                missing -> taken as epoll on Linux only
 ``Task._ki_protected``          the guard answers Trio's Ctrl+C handler
                                 for the task hosting asyncio code; missing
                                 -> treated as unprotected
@@ -53,11 +56,13 @@ test instead of quietly losing a fast path.
 from __future__ import annotations
 
 import select
+import sys
 from typing import Any
 
 __all__ = [
     "custom_resolver",
     "idle_blocker_parts",
+    "io_manager_is_epoll",
     "run_context",
 ]
 
@@ -104,6 +109,15 @@ def idle_blocker_parts() -> tuple[Any, dict[str, Any], select.epoll] | str:
     if not hasattr(select, "epoll") or not isinstance(trio_epoll, select.epoll):
         return "Trio's I/O manager is not epoll"
     return runner, hooks, trio_epoll
+
+
+def io_manager_is_epoll() -> bool:
+    """Whether Trio's I/O manager is its epoll one (chosen when Trio was
+    imported: on Linux; kqueue on macOS and the BSDs, IOCP on Windows)."""
+    manager = getattr(_trio_run, "TheIOManager", None)
+    if manager is None:  # pragma: no cover - depends on the Trio version
+        return sys.platform.startswith("linux")
+    return getattr(manager, "__name__", None) == "EpollIOManager"
 
 
 def ki_protected(task: Any) -> bool:

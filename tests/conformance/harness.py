@@ -448,6 +448,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             target = "on-target" if state.results[tid]["on_target"] else "off-target"
             write(f"  {tid} [{target}]: {state.results[tid].get('detail', '')[:150]}")
     loop = "" if state.loop == "trioloop" else f", loop={state.loop}"
+    if (
+        state.loop == "trioloop"
+        and (os.environ.get("TRIOLOOP_DRIVER") or "auto") != "auto"
+    ):
+        loop = f", driver={os.environ['TRIOLOOP_DRIVER']}"
     write(
         f"  on-target failed: {on['failed_listed']} listed + {on['failed_unexpected']} "
         f"unexpected; skipped: {on['skipped_listed']} listed (hang) + "
@@ -474,6 +479,7 @@ def _write_json(state: _State, counts: dict[str, Any], path: str) -> None:
         "python": _python(),
         "python_full": sys.version.split()[0],
         "loop": state.loop,
+        "driver": os.environ.get("TRIOLOOP_DRIVER") or "auto",
         "trioloop": trioloop.__version__,
         "duration_s": round(time.monotonic() - state.started, 1),
         "counts": counts,

@@ -1,0 +1,268 @@
+"""Choosing the driver (``TRIOLOOP_DRIVER``), and what each does with an fd
+that asyncio code and Trio code both wait on.
+
+The whole suite runs with either driver (``scripts/test-portable.sh`` runs it
+with ``TRIOLOOP_DRIVER=portable``); these tests pin the choice itself, and
+the one place where the two drivers differ on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import traceback
+
+import pytest
+import trio
+import trio.testing
+
+import trioloop
+from trioloop import aio_as_trio
+
+EPOLL_HERE = sys.platform.startswith("linux")
+
+
+def _driver_of_new_loop() -> str:
+    loop = trioloop.new_event_loop()
+    try:
+        return loop.driver
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("value", ["portable", "epoll", "auto", ""])
+def test_the_variable_picks_the_driver(monkeypatch, value):
+    if value == "epoll" and not EPOLL_HERE:
+        pytest.skip("the epoll driver is Linux's")
+    monkeypatch.setenv("TRIOLOOP_DRIVER", value)
+    expected = value if value in ("epoll", "portable") else None
+    if expected is None:  # auto (also when set but empty)
+        expected = "epoll" if EPOLL_HERE else "portable"
+    assert _driver_of_new_loop() == expected
+
+
+def test_the_portable_driver_never_blocks_in_place_and_says_so(monkeypatch, caplog):
+    monkeypatch.setenv("TRIOLOOP_DRIVER", "portable")
+    seen = []
+
+    async def main():
+        async with trioloop.open_loop(debug=True) as loop:
+            await trio.sleep(0)
+            seen.append((loop.driver, loop.idle_blocking))
+
+    with caplog.at_level(logging.DEBUG, logger="trioloop"):
+        trio.run(main)
+    assert seen == [("portable", False)]
+    assert any(
+        "parks in Trio on every wait: portable driver" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_a_bad_value_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("TRIOLOOP_DRIVER", "kqueue")
+    with pytest.raises(
+        ValueError, match="TRIOLOOP_DRIVER='kqueue'.*auto, epoll, portable"
+    ):
+        trioloop.new_event_loop()
+
+
+#: Run first in a child process: everything imported after Trio sees a
+#: ``select`` module without epoll (so ``selectors`` and asyncio pick poll),
+#: as on macOS and Windows, while Trio keeps the real module and its epoll
+#: I/O manager.
+_WITHOUT_EPOLL = """
+import sys, types
+import trio
+assert "asyncio" not in sys.modules
+real_select = sys.modules["select"]
+no_epoll = types.ModuleType("select")
+no_epoll.__dict__.update(
+    (name, value) for name, value in vars(real_select).items()
+    if not name.lower().startswith("epoll")
+)
+sys.modules["select"] = no_epoll
+del sys.modules["selectors"]
+import selectors
+assert selectors.DefaultSelector is selectors.PollSelector
+"""
+
+_WORKS_WITHOUT_EPOLL = """
+import asyncio, sys, threading
+import trioloop
+
+async def echo(reader, writer):
+    writer.write(await reader.read(100))
+    await writer.drain()
+    writer.close()
+
+async def main():
+    loop = asyncio.get_running_loop()
+    print("driver", loop.driver)
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"ping")
+    print("echo", (await reader.read(100)).decode())
+    writer.close()
+    server.close()
+    await server.wait_closed()
+    fired = loop.create_future()
+    loop.call_later(0.01, fired.set_result, "timer")
+    print(await fired)
+    woken = loop.create_future()
+    threading.Thread(
+        target=loop.call_soon_threadsafe, args=(woken.set_result, "thread")
+    ).start()
+    print(await woken)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "print('child')", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    print(out.decode().strip(), proc.returncode)
+
+trioloop.run(main())
+"""
+
+
+def _run_without_epoll(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_EPOLL + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.skipif(not EPOLL_HERE, reason="imitates a platform without epoll on Linux")
+def test_without_epoll_for_asyncio_the_portable_driver_runs():
+    done = _run_without_epoll(_WORKS_WITHOUT_EPOLL, TRIOLOOP_DRIVER="auto")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n") == [
+        "driver portable",
+        "echo ping",
+        "timer",
+        "thread",
+        "child 0",
+        "",
+    ]
+
+
+@pytest.mark.skipif(not EPOLL_HERE, reason="imitates a platform without epoll on Linux")
+def test_forcing_epoll_where_it_cannot_run_is_a_clear_error():
+    done = _run_without_epoll(
+        "import trioloop\ntrioloop.new_event_loop()\n", TRIOLOOP_DRIVER="epoll"
+    )
+    assert done.returncode != 0
+    assert (
+        "RuntimeError: TRIOLOOP_DRIVER=epoll, but asyncio's selectors have no epoll"
+        in (done.stderr)
+    )
+
+
+# -- one fd, waited on by asyncio code and Trio code ---------------------------
+
+
+def _drivers() -> list[str]:
+    return ["epoll", "portable"] if EPOLL_HERE else ["portable"]
+
+
+@pytest.fixture
+def sock_with_peer():
+    a, b = socket.socketpair()
+    with a, b:
+        yield a, b
+
+
+def _set_once(future: asyncio.Future[str], value: str) -> None:
+    # A level-triggered reader is called again until it is removed.
+    if not future.done():
+        future.set_result(value)
+
+
+async def _send_when_all_wait(peer: socket.socket) -> None:
+    await trio.testing.wait_all_tasks_blocked()
+    peer.send(b"x")
+
+
+async def _trio_then_asyncio(sock: socket.socket, peer: socket.socket) -> str:
+    """A Trio task waits for ``sock`` to be readable, then asyncio code does."""
+    async with trioloop.open_loop() as loop:
+        async with trio.open_nursery() as nursery:
+            trio_woken = trio.Event()
+
+            async def trio_reader() -> None:
+                await trio.lowlevel.wait_readable(sock)
+                trio_woken.set()
+
+            nursery.start_soon(trio_reader)
+            await trio.testing.wait_all_tasks_blocked()
+            asyncio_woken = loop.create_future()
+            loop.add_reader(sock, _set_once, asyncio_woken, "asyncio woken")
+            nursery.start_soon(_send_when_all_wait, peer)
+            try:
+                with trio.fail_after(10):
+                    result = await aio_as_trio(asyncio_woken)
+                    await trio_woken.wait()
+            finally:
+                loop.remove_reader(sock)
+            return result
+
+
+@pytest.mark.parametrize("driver", _drivers())
+def test_trio_waits_then_asyncio_waits_on_the_same_fd(
+    monkeypatch, driver, sock_with_peer
+):
+    """The epoll driver serves both (Trio sees only the selector's fd); the
+    portable driver cannot (Trio allows one waiter per fd and direction) and
+    fails the loop with an error naming the fd, rather than leaving the
+    asyncio side waiting forever."""
+    monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
+    if driver == "epoll":
+        assert trio.run(_trio_then_asyncio, *sock_with_peer) == "asyncio woken"
+        return
+    with pytest.raises(BaseException) as caught:  # noqa: PT011 (checked below)
+        trio.run(_trio_then_asyncio, *sock_with_peer)
+    # The loop's error, and the waiting Trio code's ("the loop stopped"),
+    # come out of the test's nursery together.
+    report = "".join(traceback.format_exception(caught.value))
+    assert (
+        f"RuntimeError: fd {sock_with_peer[0].fileno()}: asyncio code waits" in report
+    )
+
+
+async def _asyncio_then_trio(sock: socket.socket, peer: socket.socket) -> str:
+    """asyncio code waits for ``sock`` to be readable, then a Trio task."""
+    async with trioloop.open_loop() as loop:
+        asyncio_woken = loop.create_future()
+        loop.add_reader(sock, _set_once, asyncio_woken, "asyncio woken")
+        await trio.testing.wait_all_tasks_blocked()  # the driver has parked
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_send_when_all_wait, peer)
+                try:
+                    with trio.fail_after(10):
+                        await trio.lowlevel.wait_readable(sock)
+                except trio.BusyResourceError:
+                    nursery.cancel_scope.cancel()
+                    return "trio: busy"
+            return "trio woken, " + await aio_as_trio(asyncio_woken)
+        finally:
+            loop.remove_reader(sock)
+
+
+@pytest.mark.parametrize("driver", _drivers())
+def test_asyncio_waits_then_trio_waits_on_the_same_fd(
+    monkeypatch, driver, sock_with_peer
+):
+    """The other order: with the portable driver the Trio side gets Trio's
+    own ``BusyResourceError``."""
+    monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
+    expected = "trio woken, asyncio woken" if driver == "epoll" else "trio: busy"
+    assert trio.run(_asyncio_then_trio, *sock_with_peer) == expected
