@@ -1,6 +1,6 @@
 """Blocking in the loop's own selector while Trio has nothing else to run.
 
-Parking in Trio (``wait_readable`` on the selector's fd, see ``_driver``)
+Parking in Trio (``wait_readable`` on the selector's fd, see ``_driver_epoll``)
 costs an ``epoll_ctl`` and a Trio scheduler pass per wake-up: ~9 us, most of
 what separated trioloop from asyncio when a server wakes for every message.
 While the driver is the only Trio task that can run, that pass buys nothing.
