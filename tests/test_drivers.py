@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import traceback
 
 import pytest
@@ -266,3 +267,46 @@ def test_asyncio_waits_then_trio_waits_on_the_same_fd(
     monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
     expected = "trio woken, asyncio woken" if driver == "epoll" else "trio: busy"
     assert trio.run(_asyncio_then_trio, *sock_with_peer) == expected
+
+
+# -- an fd number reused within one batch ---------------------------------------
+
+
+async def _reader_on_a_reused_fd_number() -> str:
+    """Remove a reader whose wait is armed in Trio, close its fd, and
+    register a new socket that gets the same fd number, all in one step of
+    asyncio code; then only that socket's readiness (data sent later from
+    another thread) may wake the loop.  A wait left armed on the closed fd
+    would never fire."""
+    loop = asyncio.get_running_loop()
+    old, old_peer = socket.socketpair()
+    loop.add_reader(old, print, "never ready")
+    await asyncio.sleep(0.01)  # the loop has slept with the reader armed
+    number = old.fileno()
+    loop.remove_reader(old)
+    old.close()
+    old_peer.close()
+    new, new_peer = socket.socketpair()
+    with new, new_peer:
+        if number not in (new.fileno(), new_peer.fileno()):
+            return "fd number not reused"  # the kernel chose otherwise
+        if new.fileno() != number:
+            new, new_peer = new_peer, new
+        woken = loop.create_future()
+        loop.add_reader(new, _set_once, woken, "woken by the new socket")
+        sender = threading.Timer(0.05, new_peer.send, (b"x",))
+        sender.start()
+        try:
+            return await asyncio.wait_for(woken, 10)
+        finally:
+            loop.remove_reader(new)
+            sender.join()
+
+
+@pytest.mark.parametrize("driver", _drivers())
+def test_a_reused_fd_number_is_waited_on_afresh(monkeypatch, driver, run, flavour):
+    monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
+    result = run(_reader_on_a_reused_fd_number())
+    if result == "fd number not reused":
+        pytest.skip("the OS gave the new socket another fd number")
+    assert result == "woken by the new socket"
