@@ -255,3 +255,17 @@ def test_run_runs_a_trio_function_with_a_loop_open():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert trio_asyncio.run(main, 21) == 42
+
+
+@pytest.mark.trio
+async def test_compat_loop_keeps_the_flavour_guard_before_a_stop():
+    # The compat loop's driver runs until stop() (so stop() can pause it);
+    # it is hosted all the same, so a Trio function awaited by mistake from
+    # asyncio code still names the adapter.
+    async def aio_side():
+        with pytest.raises(RuntimeError, match="trio_as_aio"):
+            await trio.sleep(0.001)
+        return "still fine"
+
+    async with trio_asyncio.open_loop() as loop:
+        assert await loop.run_aio_coroutine(aio_side()) == "still fine"

@@ -191,7 +191,7 @@ async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
     run_context = trio_run_context if hasattr(trio_run_context, "task") else _NoGuard()
     # Hosted, asyncio code sees a guard as Trio's current task; in sync mode
     # none at all, as under stock asyncio (see _flavour).
-    guard = None if until_stopped else NotATrioTask(driver_task)
+    guard = NotATrioTask(driver_task) if loop._trio.hosted else None
     while True:
         # One cancel scope serves as the asyncio timer's alarm for as many
         # parks as it can: its deadline is moved only when the earliest timer
