@@ -263,6 +263,7 @@ async def test_compat_loop_keeps_the_flavour_guard_before_a_stop():
     # it is hosted all the same, so a Trio function awaited by mistake from
     # asyncio code still names the adapter.
     async def aio_side():
+        await asyncio.sleep(0)  # on to the driver (not an eager first step)
         with pytest.raises(RuntimeError, match="trio_as_aio"):
             await trio.sleep(0.001)
         return "still fine"
