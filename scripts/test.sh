@@ -26,7 +26,9 @@ cd "$(dirname "$0")/.."
 source scripts/pythons.sh
 
 versions=("$@")
-[ ${#versions[@]} -gt 0 ] || versions=(3.10 3.11 3.12 3.13 3.14 3.15)
+# By default the two versions with extra lanes (3.12: oldest Trio, anyio,
+# portable driver; 3.14: portable driver) start first, in different lanes.
+[ ${#versions[@]} -gt 0 ] || versions=(3.12 3.14 3.10 3.11 3.13 3.15)
 
 # python_on VERSION ARGS...: run python under that Python.
 python_on() {
