@@ -32,3 +32,14 @@ venv_for() {
     "$venv/bin/python" -c "import trioloop, pytest" || return 1
     echo "$venv"
 }
+
+# python_on VERSION ARGS...: run python under that Python (3.14/3.15 in the
+# chroot of scripts/newest-pythons.sh, the others in their venv).
+python_on() {
+    local version=$1
+    shift
+    case $version in
+        3.14|3.15) scripts/newest-pythons.sh run "$version" python "$@" ;;
+        *) "$(venv_for "$version")/bin/python" "$@" ;;
+    esac
+}

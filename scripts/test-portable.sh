@@ -19,14 +19,6 @@ esac
 export TRIOLOOP_DRIVER=portable
 export TRIOLOOP_PASSENV="${TRIOLOOP_PASSENV:-} TRIOLOOP_DRIVER"  # into the chroot
 
-python_on() {
-    local version=$1
-    shift
-    case $version in
-        3.14|3.15) scripts/newest-pythons.sh run "$version" python "$@" ;;
-        *) "$(venv_for "$version")/bin/python" "$@" ;;
-    esac
-}
 
 status=0
 echo "=== Python $version: our tests, portable driver ==="

@@ -30,15 +30,6 @@ versions=("$@")
 # portable driver; 3.14: portable driver) start first, in different lanes.
 [ ${#versions[@]} -gt 0 ] || versions=(3.12 3.14 3.10 3.11 3.13 3.15)
 
-# python_on VERSION ARGS...: run python under that Python.
-python_on() {
-    local version=$1
-    shift
-    case $version in
-        3.14|3.15) scripts/newest-pythons.sh run "$version" python "$@" ;;
-        *) "$(venv_for "$version")/bin/python" "$@" ;;
-    esac
-}
 
 # check_version VERSION: every per-version check; the verdict goes to
 # .cache/verdict-VERSION, the output to .cache/test-VERSION.log.
