@@ -36,8 +36,9 @@ Alternative rejected: routing each callback through a Trio channel or task
 Around every batch the driver makes the thread look like asyncio's: the
 running loop is this loop (Python 3.14 keeps it in C thread state and refuses
 to step a task otherwise), ``sniffio`` says ``"asyncio"``, and Trio's current
-task is a guard that makes mistaken Trio calls fail clearly (see
-``_flavour``); all three are restored before control goes back to Trio.
+task is, hosted, a guard that makes mistaken Trio calls fail clearly, or, in
+sync mode, unset as under stock asyncio (see ``_flavour``); all three are
+restored before control goes back to Trio.
 """
 
 from __future__ import annotations
