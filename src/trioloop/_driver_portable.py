@@ -267,26 +267,25 @@ class PortableSelector(selectors.BaseSelector):
         )
         try:
             while watcher.wanted:
+                # One scope serves every wait until a removal cancels it (a
+                # fresh scope per wait cost as much as the rest of a wake).
                 scope = watcher.scope = trio.CancelScope()
                 with scope:
-                    try:
-                        await wait(watcher.fd)
-                    except trio.BusyResourceError as exc:
-                        self._fail(watcher, exc)
-                        return
-                    except (trio.ClosedResourceError, OSError):
-                        # Closed behind the loop's back (Trio's
-                        # notify_closing, a bad fd): not a readiness to
-                        # report; asyncio's own selector ignores it too.
-                        # Try again at the next park.
-                        watcher.scope = None
+                    while True:
+                        try:
+                            await wait(watcher.fd)
+                        except trio.BusyResourceError as exc:
+                            self._fail(watcher, exc)
+                            return
+                        except (trio.ClosedResourceError, OSError):
+                            # Closed behind the loop's back (Trio's
+                            # notify_closing, a bad fd): not a readiness to
+                            # report; asyncio's own selector ignores it
+                            # too.  Try again at the next park.
+                            pass
+                        else:
+                            self._wake_driver()
                         await self._until_park()
-                        continue
-                if scope.cancelled_caught:
-                    continue  # removed (and perhaps added again since)
-                watcher.scope = None
-                self._wake_driver()
-                await self._until_park()
         finally:
             watcher.task = None
             watcher.scope = None
