@@ -118,6 +118,8 @@ class PortableSelector(selectors.BaseSelector):
         self._dormant: list[trio.lowlevel.Task] = []
         self._nursery: trio.Nursery | None = None
         self._parked: trio.lowlevel.Task | None = None
+        #: True from a wake of the parked driver until it runs again.
+        self._waking = False
         self._failure: BaseException | None = None
 
     # -- asyncio's side: a selector -------------------------------------------
@@ -240,6 +242,7 @@ class PortableSelector(selectors.BaseSelector):
                 await trio.lowlevel.wait_task_rescheduled(self._abort_park)
             finally:
                 self._parked = None
+                self._waking = False
         if self._failure is not None:
             raise self._failure
 
@@ -255,6 +258,7 @@ class PortableSelector(selectors.BaseSelector):
         task = self._parked
         if task is not None:
             self._parked = None
+            self._waking = True
             trio.lowlevel.reschedule(task)
 
     @trio.lowlevel.enable_ki_protection
@@ -271,7 +275,7 @@ class PortableSelector(selectors.BaseSelector):
                 # fresh scope per wait cost as much as the rest of a wake).
                 scope = watcher.scope = trio.CancelScope()
                 with scope:
-                    while True:
+                    while not scope.cancel_called:
                         try:
                             await wait(watcher.fd)
                         except trio.BusyResourceError as exc:
@@ -285,6 +289,14 @@ class PortableSelector(selectors.BaseSelector):
                             pass
                         else:
                             self._wake_driver()
+                            if self._waking:
+                                # The driver runs in Trio's next batch, and
+                                # so do we: re-armed there, we are waiting
+                                # before Trio next polls, by when it has
+                                # consumed the fd (Trio's poll reports only
+                                # what is still ready).  Saves a Trio pass.
+                                await trio.lowlevel.cancel_shielded_checkpoint()
+                                continue
                         await self._until_park()
         finally:
             watcher.task = None
