@@ -25,8 +25,17 @@ then polls the selector for all that is ready.  Dormant watchers re-arm
 when the driver next parks, so a watcher never spins on an fd that stays
 ready while the loop runs (level-triggered readiness would otherwise wake it
 on every Trio pass), and every registered fd is being waited for, or about
-to be, whenever the driver sleeps: no missed wake-ups.  Each Trio wake of a
-watcher costs two watcher steps (the wake, the re-arm) and one driver step.
+to be, whenever the driver sleeps: no missed wake-ups.  A watcher woken
+while the driver sleeps (or is woken but has not run yet) skips the dormant
+stage: it re-arms in the Trio batch in which the driver runs, so before
+Trio polls again, by when the driver has usually consumed the fd.  epoll
+and kqueue report only what is still ready when polled; if the fd is still
+ready (or a backend reports a readiness already consumed), the watcher
+wakes once more, and the driver at most once more: bounded, not a spin.
+Each Trio wake of a watcher costs two watcher steps (the wake, the re-arm),
+one driver step, and usually two Trio passes.  A watcher keeps one cancel
+scope across its waits, replaced only once a removal has cancelled it (a
+fresh scope per wait was about a fifth of a wake's instructions).
 
 Removing a reader or writer cancels its watcher's wait at once: Trio's
 cancellation runs the wait's abort synchronously, which takes the fd out of
@@ -271,8 +280,7 @@ class PortableSelector(selectors.BaseSelector):
         )
         try:
             while watcher.wanted:
-                # One scope serves every wait until a removal cancels it (a
-                # fresh scope per wait cost as much as the rest of a wake).
+                # One scope for every wait until a removal cancels it.
                 scope = watcher.scope = trio.CancelScope()
                 with scope:
                     while not scope.cancel_called:
@@ -290,11 +298,8 @@ class PortableSelector(selectors.BaseSelector):
                         else:
                             self._wake_driver()
                             if self._waking:
-                                # The driver runs in Trio's next batch, and
-                                # so do we: re-armed there, we are waiting
-                                # before Trio next polls, by when it has
-                                # consumed the fd (Trio's poll reports only
-                                # what is still ready).  Saves a Trio pass.
+                                # The driver runs in Trio's next batch;
+                                # re-arm in it too (see the docstring).
                                 await trio.lowlevel.cancel_shielded_checkpoint()
                                 continue
                         await self._until_park()
