@@ -1,5 +1,6 @@
-"""Choosing the driver (``TRIOLOOP_DRIVER``), and what each does with an fd
-that asyncio code and Trio code both wait on.
+"""Choosing the driver (``TRIOLOOP_DRIVER``), what each does with an fd
+that asyncio code and Trio code both wait on, and that the portable driver's
+fd watchers do not spin on an fd that stays ready.
 
 The whole suite runs with either driver (``scripts/test-portable.sh`` runs it
 with ``TRIOLOOP_DRIVER=portable``); these tests pin the choice itself, and
@@ -310,3 +311,60 @@ def test_a_reused_fd_number_is_waited_on_afresh(monkeypatch, driver, run, flavou
     if result == "fd number not reused":
         pytest.skip("the OS gave the new socket another fd number")
     assert result == "woken by the new socket"
+
+
+# -- an fd that stays ready while the loop runs --------------------------------
+
+
+class _StepCounter(trio.abc.Instrument):
+    """Counts Trio steps of the loop's driver task and of fd watchers."""
+
+    def __init__(self) -> None:
+        self.last: trio.lowlevel.Task | None = None
+        self.driver: trio.lowlevel.Task | None = None
+        self.driver_steps = 0
+        self.watcher_steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.last = task
+        if task is self.driver:
+            self.driver_steps += 1
+        elif task.name.endswith("._watch"):
+            self.watcher_steps += 1
+
+
+async def _ready_while_busy(sock: socket.socket, peer: socket.socket) -> int:
+    """Keep ``sock`` readable, unread, for 30 Trio steps of the driver."""
+    counter = _StepCounter()
+    async with trioloop.open_loop() as loop:
+        done = loop.create_future()
+
+        def on_readable() -> None:
+            if counter.driver is None:  # first call: the driver runs it
+                counter.driver = counter.last
+            elif counter.driver_steps >= 30:
+                sock.recv(1)
+                loop.remove_reader(sock)
+                trio.lowlevel.remove_instrument(counter)
+                done.set_result(None)
+
+        loop.add_reader(sock, on_readable)
+        trio.lowlevel.add_instrument(counter)
+        await trio.testing.wait_all_tasks_blocked()  # the driver has parked
+        counter.watcher_steps = 0
+        peer.send(b"x")
+        with trio.fail_after(10):
+            await aio_as_trio(done)
+    return counter.watcher_steps
+
+
+@pytest.mark.parametrize("driver", _drivers())
+def test_an_fd_that_stays_ready_wakes_its_watcher_a_bounded_number_of_times(
+    monkeypatch, driver, sock_with_peer
+):
+    """While the loop runs, an fd that stays ready is asyncio's to poll: the
+    portable driver's watcher for it must not wake on every Trio pass."""
+    monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
+    # The wake, the re-arm, the wake while the loop still runs (then
+    # dormant until the driver parks): 3; one Trio pass each would be 30+.
+    assert trio.run(_ready_while_busy, *sock_with_peer) <= 4
