@@ -340,8 +340,12 @@ async def _ready_while_busy(sock: socket.socket, peer: socket.socket) -> int:
         done = loop.create_future()
 
         def on_readable() -> None:
-            if counter.driver is None:  # first call: the driver runs it
-                counter.driver = counter.last
+            if counter.driver is None:
+                # The first call the driver runs (a woken portable watcher
+                # runs the loop itself while the driver sleeps).
+                last = counter.last
+                if last is not None and not last.name.endswith("._watch"):
+                    counter.driver = last
             elif counter.driver_steps >= 30:
                 sock.recv(1)
                 loop.remove_reader(sock)
@@ -365,6 +369,83 @@ def test_an_fd_that_stays_ready_wakes_its_watcher_a_bounded_number_of_times(
     """While the loop runs, an fd that stays ready is asyncio's to poll: the
     portable driver's watcher for it must not wake on every Trio pass."""
     monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
-    # The wake, the re-arm, the wake while the loop still runs (then
-    # dormant until the driver parks): 3; one Trio pass each would be 30+.
+    # The wake (the watcher runs the loop's batch, then hands over to the
+    # driver), the re-arm, the wake while the loop still runs (then dormant
+    # until the driver parks): 3; one Trio pass each would be 30+.
     assert trio.run(_ready_while_busy, *sock_with_peer) <= 4
+
+
+# -- a batch run by a woken watcher --------------------------------------------
+
+
+async def _a_reader_that_raises_system_exit() -> None:
+    loop = asyncio.get_running_loop()
+    fd, peer = socket.socketpair()
+    try:
+
+        def reader() -> None:
+            fd.recv(1)  # raised once: the error must not be lost
+            raise SystemExit("from a reader")
+
+        loop.add_reader(fd, reader)
+        # Sent once the loop sleeps: on the portable driver, the fd's
+        # watcher is woken and runs the reader.
+        sender = threading.Timer(0.05, peer.send, (b"x",))
+        sender.start()
+        await asyncio.sleep(10)
+    finally:
+        sender.join()
+        loop.remove_reader(fd)
+        fd.close()
+        peer.close()
+
+
+@pytest.mark.parametrize("driver", _drivers())
+def test_an_exception_escaping_a_readers_callback_ends_the_run_as_itself(
+    monkeypatch, driver, run, flavour
+):
+    """asyncio lets SystemExit and KeyboardInterrupt out of a callback; the
+    portable driver runs fd callbacks in the woken watcher's Trio task, and
+    must still end the run with the exception itself."""
+    monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
+    with pytest.raises(SystemExit, match="from a reader"):
+        run(_a_reader_that_raises_system_exit())
+
+
+@pytest.mark.parametrize("driver", _drivers())
+@pytest.mark.parametrize("flavour", ["asyncio", "trioloop"])
+def test_a_stop_in_a_batch_a_watcher_runs_ends_run_forever_as_asyncios_does(
+    monkeypatch, driver, flavour
+):
+    """``stop()`` ends ``run_forever`` after the iteration that called it,
+    also when that iteration ran in a woken watcher's task (portable)."""
+    monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
+    loop = (asyncio if flavour == "asyncio" else trioloop).new_event_loop()
+    fd, peer = socket.socketpair()
+    ran: list[str] = []
+
+    def reader() -> None:
+        fd.recv(1)
+        ran.append("reader")
+        loop.call_soon(then, "stop")
+
+    def then(what: str) -> None:
+        ran.append(what)
+        if what == "stop":
+            loop.stop()
+            loop.call_soon(then, "after stop")
+
+    sender = threading.Timer(0.05, peer.send, (b"x",))
+    try:
+        loop.add_reader(fd, reader)
+        sender.start()
+        loop.run_forever()
+        assert ran == ["reader", "stop"]
+        loop.remove_reader(fd)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert ran == ["reader", "stop", "after stop"]
+    finally:
+        sender.join()
+        loop.close()
+        fd.close()
+        peer.close()

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DRIVERS",
+    "Drive",
     "DriverSelector",
     "NOT_PARKING",
     "TRIO_TURN",
@@ -109,9 +110,11 @@ class DriverSelector(Protocol):
     def driving(self, loop: TrioEventLoop) -> AbstractAsyncContextManager[None]:
         """Whatever the driver holds while a drive of ``loop`` lasts."""
 
-    async def park(self) -> None:
+    async def park(self, drive: Drive) -> None:
         """Sleep in Trio until an asyncio fd may be ready; the caller's
-        cancel scope ends it when the next asyncio timer is due."""
+        cancel scope ends it when the next asyncio timer is due.  A driver
+        whose wake-ups land in another Trio task may run the loop there
+        (``drive.batch_here``) and sleep on."""
 
     def wake_from_trio(self, loop: TrioEventLoop) -> Callable[[], object]:
         """How Trio code in the loop's thread wakes the parked driver (a
@@ -176,95 +179,155 @@ async def drive(loop: TrioEventLoop, *, until_stopped: bool) -> None:
     ``KeyboardInterrupt`` once it has finished.
     """
     async with loop._selector.driving(loop):
-        await _drive(loop, until_stopped)
+        await Drive(loop, until_stopped).run()
 
 
-@trio.lowlevel.enable_ki_protection
-async def _drive(loop: TrioEventLoop, until_stopped: bool) -> None:
-    selector = loop._selector
-    run_once = loop._run_once
-    perf_counter = time.perf_counter
-    checkpoint = trio.lowlevel.checkpoint
-    driver_task = trio.lowlevel.current_task()
-    wake = selector.wake_from_trio(loop)
-    # Without Trio's run context (another Trio version) there is no guard:
-    # the batch runs with Trio's current task left as it is.
-    run_context = trio_run_context if hasattr(trio_run_context, "task") else _NoGuard()
-    # Hosted, asyncio code sees a guard as Trio's current task; in sync mode
-    # none at all, as under stock asyncio (see _flavour).
-    guard = NotATrioTask(driver_task) if loop._trio.hosted else None
-    while True:
-        # One cancel scope serves as the asyncio timer's alarm for as many
-        # parks as it can: its deadline is moved only when the earliest timer
-        # changes, and the scope is replaced only once it has gone off.  (A
-        # fresh scope per park cost more than the rest of the park.)
-        with trio.CancelScope() as alarm:
-            alarm_for = None  # the asyncio time the alarm's deadline is for
+class Drive:
+    """One drive of a loop: its batches, and what follows each one."""
+
+    def __init__(self, loop: TrioEventLoop, until_stopped: bool) -> None:
+        self.loop = loop
+        self.until_stopped = until_stopped
+        self.selector = loop._selector
+        self.task = trio.lowlevel.current_task()
+        # Without Trio's run context (another Trio version) there is no
+        # guard: batches run with Trio's current task left as it is.
+        self.run_context = (
+            trio_run_context if hasattr(trio_run_context, "task") else _NoGuard()
+        )
+        self.guard = self.guard_for(self.task)
+        #: The asyncio timer's alarm while the driver parks (see ``run``),
+        #: and the asyncio time its deadline is for.
+        self.alarm: trio.CancelScope
+        self.alarm_for: float | None = None
+        #: True when a batch run by another task (``batch_here``) left the
+        #: driver to decide what follows it.
+        self.resume = False
+
+    def guard_for(self, task: trio.lowlevel.Task) -> NotATrioTask | None:
+        """What asyncio code sees as Trio's current task in a batch hosted
+        by ``task``: hosted, a guard; in sync mode none at all, as under
+        stock asyncio (see ``_flavour``)."""
+        return NotATrioTask(task) if self.loop._trio.hosted else None
+
+    @trio.lowlevel.enable_ki_protection
+    async def run(self) -> None:
+        loop = self.loop
+        selector = self.selector
+        checkpoint = trio.lowlevel.checkpoint
+        wake = selector.wake_from_trio(loop)
+        while True:
+            # One cancel scope serves as the asyncio timer's alarm for as
+            # many parks as it can: its deadline is moved only when the
+            # earliest timer changes, and the scope is replaced only once it
+            # has gone off.  (A fresh scope per park cost more than the rest
+            # of the park.)
+            with trio.CancelScope() as self.alarm:
+                self.alarm_for = None
+                while True:
+                    if self.resume:
+                        self.resume = False
+                    else:
+                        self.batch(self.task, self.guard)
+                    if loop._stopping:
+                        if self.until_stopped:
+                            return
+                        loop._stopping = False
+                    if selector.park_for < 0 or loop._ready:
+                        # Work found, or Trio's turn after a block in place.
+                        # (Work can be ready although the poll found none: a
+                        # timer that came due as the iteration ran.)
+                        selector.park_for = NOT_PARKING
+                        await checkpoint()
+                        continue
+                    if loop._trio.checkpoints:
+                        # A trio_as_aio call was handed to Trio: give it a
+                        # step or two (Trio may run us first in its next
+                        # batch) before parking.
+                        loop._trio.checkpoints -= 1
+                        selector.park_for = NOT_PARKING
+                        await checkpoint()
+                        continue
+                    self.set_alarm()
+                    loop._parked = wake
+                    try:
+                        await selector.park(self)
+                    finally:
+                        loop._parked = None
+                        if not self.resume:
+                            selector.park_for = NOT_PARKING
+
+    def batch(self, task: trio.lowlevel.Task, guard: NotATrioTask | None) -> None:
+        """Iterations back to back, in ``task``, until the loop wants to
+        sleep, stops, or has held the thread for ``YIELD_INTERVAL``.
+
+        Around it the thread looks like asyncio's (see ``_flavour``; the
+        switch is written in, not ``asyncio_flavour``, to keep it cheap)."""
+        loop = self.loop
+        selector = self.selector
+        run_once = loop._run_once
+        perf_counter = time.perf_counter
+        run_context = self.run_context
+        selector.batch_end = perf_counter() + YIELD_INTERVAL
+        prev_loop = _get_running_loop()
+        prev_library = _sniffio_state.name
+        _set_running_loop(loop)
+        _sniffio_state.name = "asyncio"
+        if guard is None:
+            del run_context.task
+        else:
+            run_context.task = guard
+        selector.in_batch = True
+        try:
             while True:
-                # One batch: iterations back to back until the loop wants to
-                # sleep, stops, or has held the thread for YIELD_INTERVAL.
-                # The flavour switch is inlined (not
-                # _flavour.asyncio_flavour) to keep it cheap.
-                selector.batch_end = perf_counter() + YIELD_INTERVAL
-                prev_loop = _get_running_loop()
-                prev_library = _sniffio_state.name
-                _set_running_loop(loop)
-                _sniffio_state.name = "asyncio"
-                if guard is None:
-                    del run_context.task
-                else:
-                    run_context.task = guard
-                selector.in_batch = True
-                try:
-                    while True:
-                        run_once()
-                        if (
-                            loop._stopping
-                            or selector.park_for != NOT_PARKING
-                            or perf_counter() > selector.batch_end
-                        ):
-                            break
-                finally:
-                    selector.in_batch = False
-                    run_context.task = driver_task
-                    _sniffio_state.name = prev_library
-                    _set_running_loop(prev_loop)
-                if loop._stopping:
-                    if until_stopped:
-                        return
-                    loop._stopping = False
-                if selector.park_for < 0 or loop._ready:
-                    # Work found, or Trio's turn after a block in place.
-                    # (Work can be ready although the poll found none: a
-                    # timer that came due as the iteration ran.)
-                    selector.park_for = NOT_PARKING
-                    await checkpoint()
-                    continue
-                if loop._trio.checkpoints:
-                    # A trio_as_aio call was handed to Trio: give it a step
-                    # or two (Trio may run us first in its next batch)
-                    # before parking.
-                    loop._trio.checkpoints -= 1
-                    selector.park_for = NOT_PARKING
-                    await checkpoint()
-                    continue
-                scheduled: list[Any] = loop._scheduled
-                wake_at = scheduled[0]._when if scheduled else None
-                if wake_at != alarm_for:
-                    if wake_at is None:
-                        alarm.deadline = math.inf
-                    else:  # max(): a NaN time (asyncio accepts it) is due now
-                        alarm.deadline = trio.current_time() + max(
-                            0.0,
-                            wake_at - loop.time(),  # type: ignore[misc]
-                        )
-                    alarm_for = wake_at
-                loop._parked = wake
-                try:
-                    await selector.park()
-                finally:
-                    loop._parked = None
-                    selector.park_for = NOT_PARKING
+                run_once()
+                if (
+                    loop._stopping
+                    or selector.park_for != NOT_PARKING
+                    or perf_counter() > selector.batch_end
+                ):
+                    break
+        finally:
+            selector.in_batch = False
+            run_context.task = task
+            _sniffio_state.name = prev_library
+            _set_running_loop(prev_loop)
+
+    def batch_here(self, task: trio.lowlevel.Task, guard: NotATrioTask | None) -> bool:
+        """Run a batch in ``task`` while the driver stays parked, for a
+        driver whose wake-ups land in another Trio task (the portable one's
+        watchers): the woken task runs the loop itself, saving a Trio pass
+        and two task steps per wake-up.  True if the loop may sleep on, its
+        alarm set; False if the driver must decide what follows (stop, more
+        work, a Trio hand-over): the caller then wakes it."""
+        loop = self.loop
+        self.batch(task, guard)
+        if (
+            loop._stopping
+            or self.selector.park_for < 0
+            or loop._ready
+            or loop._trio.checkpoints
+        ):
+            self.resume = True
+            return False
+        self.set_alarm()
+        return True
+
+    def set_alarm(self) -> None:
+        """Move the alarm's deadline to the earliest asyncio timer, if that
+        changed since it was last set."""
+        loop = self.loop
+        scheduled: list[Any] = loop._scheduled
+        wake_at = scheduled[0]._when if scheduled else None
+        if wake_at != self.alarm_for:
+            if wake_at is None:
+                self.alarm.deadline = math.inf
+            else:  # max(): a NaN time (asyncio accepts it) is due now
+                self.alarm.deadline = trio.current_time() + max(
+                    0.0,
+                    wake_at - loop.time(),  # type: ignore[misc]
+                )
+            self.alarm_for = wake_at
 
 
 class _NoGuard:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._driver import NOT_PARKING, TRIO_TURN, YIELD_INTERVAL
+from ._driver import NOT_PARKING, TRIO_TURN, YIELD_INTERVAL, Drive
 from ._idle import IdleBlocker
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class ParkingSelector(selectors.EpollSelector):
                 self.blocker.close()
                 self.blocker = None
 
-    async def park(self) -> None:
+    async def park(self, drive: Drive) -> None:
         """Sleep in Trio until an asyncio fd is ready (or the caller's cancel
         scope, the loop's timer alarm, goes off).
 

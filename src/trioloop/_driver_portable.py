@@ -74,6 +74,8 @@ from ._driver import NOT_PARKING
 from ._groups import unwrap_lone_exception
 
 if TYPE_CHECKING:
+    from ._driver import Drive
+    from ._flavour import NotATrioTask
     from ._loop import TrioEventLoop
 
 __all__ = ["PortableSelector"]
@@ -129,6 +131,10 @@ class PortableSelector(selectors.BaseSelector):
         self._parked: trio.lowlevel.Task | None = None
         #: True from a wake of the parked driver until it runs again.
         self._waking = False
+        #: True while a watcher runs the loop's batch, the driver parked.
+        self._batch_here = False
+        #: The drive that last parked (a watcher runs its batches).
+        self._drive: Drive
         self._failure: BaseException | None = None
 
     # -- asyncio's side: a selector -------------------------------------------
@@ -233,18 +239,14 @@ class PortableSelector(selectors.BaseSelector):
                     self._nursery = None
                     nursery.cancel_scope.cancel()
 
-    async def park(self) -> None:
+    async def park(self, drive: Drive) -> None:
         """Sleep until a watcher sees an fd ready (or the caller's cancel
-        scope, the loop's timer alarm, goes off)."""
-        nursery = self._nursery
-        assert nursery is not None, "park() outside driving()"
-        for watcher in self._unstarted:
-            nursery.start_soon(self._watch, watcher)
-        self._unstarted.clear()
-        reschedule = trio.lowlevel.reschedule
-        for task in self._dormant:
-            reschedule(task)
-        self._dormant.clear()
+        scope, the loop's timer alarm, goes off).  The watcher runs the
+        loop's batch itself, and the driver sleeps on unless the batch
+        leaves it something to decide."""
+        assert self._nursery is not None, "park() outside driving()"
+        self._drive = drive
+        self._arm()
         if self._failure is None:
             self._parked = trio.lowlevel.current_task()
             try:
@@ -252,8 +254,25 @@ class PortableSelector(selectors.BaseSelector):
             finally:
                 self._parked = None
                 self._waking = False
-        if self._failure is not None:
+                if self._failure is not None:
+                    # Raised even over a cancellation: a KeyboardInterrupt
+                    # out of a watcher's batch must not be lost.
+                    raise self._failure  # noqa: B012
+        else:
             raise self._failure
+
+    def _arm(self) -> None:
+        """Start new watchers and re-arm dormant ones: the driver is about
+        to sleep, so every registered fd must be waited for."""
+        nursery = self._nursery
+        assert nursery is not None
+        for watcher in self._unstarted:
+            nursery.start_soon(self._watch, watcher)
+        self._unstarted.clear()
+        reschedule = trio.lowlevel.reschedule
+        for task in self._dormant:
+            reschedule(task)
+        self._dormant.clear()
 
     def _abort_park(self, _: Any) -> trio.lowlevel.Abort:
         self._parked = None
@@ -265,14 +284,15 @@ class PortableSelector(selectors.BaseSelector):
 
     def _wake_driver(self) -> None:
         task = self._parked
-        if task is not None:
+        if task is not None and not self._batch_here:
             self._parked = None
             self._waking = True
             trio.lowlevel.reschedule(task)
 
     @trio.lowlevel.enable_ki_protection
     async def _watch(self, watcher: _Watcher) -> None:
-        watcher.task = trio.lowlevel.current_task()
+        task = watcher.task = trio.lowlevel.current_task()
+        guard: NotATrioTask | None = None
         wait = (
             trio.lowlevel.wait_readable
             if watcher.event == _READ
@@ -296,7 +316,13 @@ class PortableSelector(selectors.BaseSelector):
                             # too.  Try again at the next park.
                             pass
                         else:
-                            self._wake_driver()
+                            if self._parked is not None:
+                                # The driver sleeps: run the loop here.
+                                if guard is None:
+                                    guard = self._drive.guard_for(task)
+                                if not self._run_batch_here(task, guard):
+                                    return
+                                continue
                             if self._waking:
                                 # The driver runs in Trio's next batch;
                                 # re-arm in it too (see the docstring).
@@ -311,6 +337,32 @@ class PortableSelector(selectors.BaseSelector):
                 and self._watchers.get((watcher.fd, watcher.event)) is watcher
             ):
                 del self._watchers[watcher.fd, watcher.event]
+
+    def _run_batch_here(
+        self, task: trio.lowlevel.Task, guard: NotATrioTask | None
+    ) -> bool:
+        """The loop's batch, run by a woken watcher while the driver stays
+        parked; then sleep on (watchers armed) or wake the driver to decide
+        what follows.  False if the batch failed: the driver raises its
+        exception and the watcher ends."""
+        self._batch_here = True
+        try:
+            sleep_on = self._drive.batch_here(task, guard)
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit, bugs
+            self._batch_here = False
+            if self._failure is None:
+                self._failure = exc
+            self._wake_driver()
+            return False
+        self._batch_here = False
+        if self._parked is None:
+            # Cancelled while the batch ran: the driver takes over.
+            return True
+        if sleep_on:
+            self._arm()
+        else:
+            self._wake_driver()
+        return True
 
     async def _until_park(self) -> None:
         """Stay dormant until the driver next parks."""
