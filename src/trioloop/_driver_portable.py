@@ -102,6 +102,16 @@ class _Watcher:
         self.task: trio.lowlevel.Task | None = None
 
 
+class _IoWaits(trio.abc.Instrument):
+    """Counts Trio's I/O waits, the start of each scheduler pass."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def after_io_wait(self, timeout: float) -> None:
+        self.count += 1
+
+
 class PortableSelector(selectors.BaseSelector):
     """The platform's selector, polled without blocking; parking in Trio is
     done by one watcher task per registered fd and direction."""
@@ -135,6 +145,11 @@ class PortableSelector(selectors.BaseSelector):
         self._batch_here = False
         #: The drive that last parked (a watcher runs its batches).
         self._drive: Drive
+        #: Trio's I/O waits so far, and the count at the last poll of the
+        #: platform's selector: equal when the selector was polled after
+        #: the wait that woke a watcher, which then has nothing to report.
+        self._io_waits = _IoWaits()
+        self._polled_after = -1
         self._failure: BaseException | None = None
 
     # -- asyncio's side: a selector -------------------------------------------
@@ -161,6 +176,7 @@ class PortableSelector(selectors.BaseSelector):
         return key
 
     def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        self._polled_after = self._io_waits.count
         ready = self._native.select(0)
         if ready or (timeout is not None and timeout <= 0):
             self.park_for = NOT_PARKING
@@ -227,6 +243,7 @@ class PortableSelector(selectors.BaseSelector):
         self._failure = None
         # Watchers never raise: only the drive's own exception can escape,
         # and it must come out as itself.
+        trio.lowlevel.add_instrument(self._io_waits)
         with unwrap_lone_exception():
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -238,6 +255,7 @@ class PortableSelector(selectors.BaseSelector):
                 finally:
                     self._nursery = None
                     nursery.cancel_scope.cancel()
+                    trio.lowlevel.remove_instrument(self._io_waits)
 
     async def park(self, drive: Drive) -> None:
         """Sleep until a watcher sees an fd ready (or the caller's cancel
@@ -317,7 +335,12 @@ class PortableSelector(selectors.BaseSelector):
                             pass
                         else:
                             if self._parked is not None:
-                                # The driver sleeps: run the loop here.
+                                # The driver sleeps: run the loop here,
+                                # unless a poll since Trio's wait saw this
+                                # fd (another watcher woken with this one
+                                # ran the loop): then just re-arm.
+                                if self._polled_after == self._io_waits.count:
+                                    continue
                                 if guard is None:
                                     guard = self._drive.guard_for(task)
                                 if not self._run_batch_here(task, guard):
