@@ -12,9 +12,10 @@
 #   without epoll, so DefaultSelector is PollSelector), for the versions in
 #   TRIOLOOP_NO_EPOLL_VERSIONS (default: 3.13).  tests/conftest.py stops the
 #   run unless the imitation took and `auto` picks the portable driver.  No
-#   conformance run this way: it would add 3-6 minutes for the same driver
-#   the forced runs put under CPython's suite; what the imitation adds
-#   (import-time and selector-type assumptions) is our tests' to catch.
+#   conformance run this way: it passes (docs/conformance.rst, a run by
+#   hand) but would add 5 minutes for the driver the forced runs put under
+#   CPython's suite; what the imitation adds (import-time and selector-type
+#   assumptions) is our tests' to catch.
 # Does nothing for other versions, so scripts/test.sh can call it for every
 # version.  Exits non-zero if anything failed.
 set -euo pipefail
