@@ -12,7 +12,8 @@
 #                test suite on stock asyncio and on trioloop, compared
 #                (scripts/anyio-suite.sh; TRIOLOOP_THIRDPARTY=0 leaves it out);
 #                on 3.12 and 3.14 our tests and the conformance run with
-#                the portable driver forced (scripts/test-portable.sh);
+#                the portable driver forced, and on 3.13 our tests with
+#                epoll hidden from asyncio (scripts/test-portable.sh);
 #   once:        lint (ruff, mypy --strict), the docs build (warnings are
 #                errors) and the built wheel's smoke test - TRIOLOOP_CHECKS=0
 #                leaves them out.

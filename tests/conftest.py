@@ -113,6 +113,69 @@ def no_leaks() -> Any:
     assert not leaked_threads, f"leaked threads: {leaked_threads}"
 
 
+# -- the no-epoll imitation (TRIOLOOP_TEST_NO_EPOLL=1) ----------------------------
+
+
+def _no_epoll_state() -> str:
+    """Check that ``tests/_no_epoll/sitecustomize.py`` hid epoll from all but
+    Trio, and say so in one line; raise if any part of it did not take."""
+    import select
+    import selectors
+
+    import trio
+
+    if (
+        hasattr(select, "epoll")
+        or selectors.DefaultSelector is not selectors.PollSelector
+    ):
+        raise RuntimeError(
+            "epoll is not hidden: put tests/_no_epoll on PYTHONPATH "
+            f"(select.epoll: {hasattr(select, 'epoll')}, "
+            f"DefaultSelector: {selectors.DefaultSelector.__name__})"
+        )
+    forced = os.environ.pop("TRIOLOOP_DRIVER", None)
+    try:  # what ``auto`` picks, whatever the run forces
+        loop = trioloop.new_event_loop()
+        driver = loop.driver
+        loop.close()
+    finally:
+        if forced is not None:
+            os.environ["TRIOLOOP_DRIVER"] = forced
+    if driver != "portable":
+        raise RuntimeError(f"without epoll, auto picked the {driver} driver")
+
+    async def trio_io_manager() -> str:
+        from trio._core._run import GLOBAL_RUN_CONTEXT
+
+        a, b = trio.socket.socketpair()
+        with a, b:
+            await b.send(b"x")
+            await trio.lowlevel.wait_readable(a)  # Trio's own I/O still works
+        return type(GLOBAL_RUN_CONTEXT.runner.io_manager).__name__
+
+    manager = trio.run(trio_io_manager)
+    if manager != "EpollIOManager":
+        raise RuntimeError(f"Trio's I/O manager is {manager}, not its epoll one")
+    return (
+        "no-epoll imitation: asyncio's DefaultSelector is PollSelector, "
+        f"auto picks the portable driver, Trio runs on its {manager}"
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ``TRIOLOOP_TEST_NO_EPOLL=1``, stop the session at once unless the
+    imitation took, and say at the top of the output that it did."""
+    if os.environ.get("TRIOLOOP_TEST_NO_EPOLL") != "1":
+        return
+    try:
+        line = _no_epoll_state()
+    except RuntimeError as exc:
+        pytest.exit(f"TRIOLOOP_TEST_NO_EPOLL=1, but {exc}", returncode=4)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
 # -- TLS ----------------------------------------------------------------------
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import traceback
+from pathlib import Path
 
 import pytest
 import trio
@@ -26,7 +28,10 @@ import trio.testing
 import trioloop
 from trioloop import aio_as_trio
 
-EPOLL_HERE = sys.platform.startswith("linux")
+LINUX = sys.platform.startswith("linux")
+#: Whether the epoll driver can run here: on Linux, unless asyncio's
+#: ``select`` has no epoll (``TRIOLOOP_TEST_NO_EPOLL``, ``tests/_no_epoll``).
+EPOLL_HERE = LINUX and hasattr(select, "epoll")
 
 
 def _driver_of_new_loop() -> str:
@@ -39,9 +44,11 @@ def _driver_of_new_loop() -> str:
 
 @pytest.mark.parametrize("value", ["portable", "epoll", "auto", ""])
 def test_the_variable_picks_the_driver(monkeypatch, value):
-    if value == "epoll" and not EPOLL_HERE:
-        pytest.skip("the epoll driver is Linux's")
     monkeypatch.setenv("TRIOLOOP_DRIVER", value)
+    if value == "epoll" and not EPOLL_HERE:
+        with pytest.raises(RuntimeError, match="TRIOLOOP_DRIVER=epoll, but "):
+            _driver_of_new_loop()
+        return
     expected = value if value in ("epoll", "portable") else None
     if expected is None:  # auto (also when set but empty)
         expected = "epoll" if EPOLL_HERE else "portable"
@@ -74,29 +81,19 @@ def test_a_bad_value_is_a_clear_error(monkeypatch):
         trioloop.new_event_loop()
 
 
-#: Run first in a child process: everything imported after Trio sees a
-#: ``select`` module without epoll (so ``selectors`` and asyncio pick poll),
-#: as on macOS and Windows, while Trio keeps the real module and its epoll
-#: I/O manager.
-_WITHOUT_EPOLL = """
-import sys, types
-import trio
-assert "asyncio" not in sys.modules
-real_select = sys.modules["select"]
-no_epoll = types.ModuleType("select")
-no_epoll.__dict__.update(
-    (name, value) for name, value in vars(real_select).items()
-    if not name.lower().startswith("epoll")
-)
-sys.modules["select"] = no_epoll
-del sys.modules["selectors"]
-import selectors
-assert selectors.DefaultSelector is selectors.PollSelector
-"""
+#: Put on a child's ``PYTHONPATH`` with ``TRIOLOOP_TEST_NO_EPOLL=1``: its
+#: ``sitecustomize`` hides epoll from everything imported after Trio (so
+#: ``selectors`` and asyncio pick poll), as on macOS and Windows, while Trio
+#: keeps the real module and its epoll I/O manager.
+NO_EPOLL_DIR = Path(__file__).parent / "_no_epoll"
 
 _WORKS_WITHOUT_EPOLL = """
-import asyncio, sys, threading
+import asyncio, select, selectors, sys, threading
 import trioloop
+from trioloop._trio_internals import io_manager_is_epoll
+
+print("select.epoll", hasattr(select, "epoll"), selectors.DefaultSelector.__name__)
+print("trio on epoll", io_manager_is_epoll())
 
 async def echo(reader, writer):
     writer.write(await reader.read(100))
@@ -133,20 +130,25 @@ trioloop.run(main())
 
 
 def _run_without_epoll(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    path = os.pathsep.join(
+        filter(None, [str(NO_EPOLL_DIR), os.environ.get("PYTHONPATH")])
+    )
     return subprocess.run(
-        [sys.executable, "-c", _WITHOUT_EPOLL + textwrap.dedent(code)],
+        [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **env},
+        env={**os.environ, "PYTHONPATH": path, "TRIOLOOP_TEST_NO_EPOLL": "1", **env},
     )
 
 
-@pytest.mark.skipif(not EPOLL_HERE, reason="imitates a platform without epoll on Linux")
+@pytest.mark.skipif(not LINUX, reason="imitates a platform without epoll on Linux")
 def test_without_epoll_for_asyncio_the_portable_driver_runs():
     done = _run_without_epoll(_WORKS_WITHOUT_EPOLL, TRIOLOOP_DRIVER="auto")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n") == [
+        "select.epoll False PollSelector",
+        "trio on epoll True",
         "driver portable",
         "echo ping",
         "timer",
@@ -156,7 +158,7 @@ def test_without_epoll_for_asyncio_the_portable_driver_runs():
     ]
 
 
-@pytest.mark.skipif(not EPOLL_HERE, reason="imitates a platform without epoll on Linux")
+@pytest.mark.skipif(not LINUX, reason="imitates a platform without epoll on Linux")
 def test_forcing_epoll_where_it_cannot_run_is_a_clear_error():
     done = _run_without_epoll(
         "import trioloop\ntrioloop.new_event_loop()\n", TRIOLOOP_DRIVER="epoll"
