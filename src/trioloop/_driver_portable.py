@@ -19,31 +19,37 @@ Only *parking* needs Trio: sleeping until some asyncio fd is ready.  Trio
 offers one public way to wait for an fd, ``wait_readable``/``wait_writable``
 in the waiting task, so every registered fd and direction gets a *watcher*:
 a small Trio task, made once per registration (not per event) and reused
-while it lasts.  A watcher that Trio wakes does not run any asyncio code; it
-wakes the parked driver (one ``reschedule``) and goes dormant.  The driver
-then polls the selector for all that is ready.  Dormant watchers re-arm
-when the driver next parks, so a watcher never spins on an fd that stays
-ready while the loop runs (level-triggered readiness would otherwise wake it
-on every Trio pass), and every registered fd is being waited for, or about
-to be, whenever the driver sleeps: no missed wake-ups.  A watcher woken
-while the driver sleeps (or is woken but has not run yet) skips the dormant
-stage: it re-arms in the Trio batch in which the driver runs, so before
-Trio polls again, by when the driver has usually consumed the fd.  epoll
+while it lasts.  A watcher that Trio wakes while the driver sleeps runs the
+loop itself (``Drive.batch_here``): one batch of iterations in its own task,
+polling the selector for all that is ready, then it re-arms and the driver
+sleeps on - one Trio pass and one task step per wake-up.  The driver is
+woken only when the batch leaves it something to decide (a stop, more work
+than a batch, a Trio hand-over, an exception, which it raises as itself).
+Watchers woken in the same Trio pass as that batch just re-arm: its poll came
+after Trio's, so it saw their fds (``_IoWaits`` counts Trio's passes, and the
+selector notes the count at each poll).
+
+A watcher woken while the driver is awake does not run the loop: it goes
+dormant and re-arms when the driver next parks, so it never spins on an fd
+that stays ready while the loop runs (level-triggered readiness would
+otherwise wake it on every Trio pass), and every registered fd is being
+waited for, or about to be, whenever the driver sleeps: no missed wake-ups.
+If the driver has been woken but has not run yet, the watcher skips the
+dormant stage and re-arms in the Trio batch in which the driver runs.  epoll
 and kqueue report only what is still ready when polled; if the fd is still
 ready (or a backend reports a readiness already consumed), the watcher
-wakes once more, and the driver at most once more: bounded, not a spin.
-Each Trio wake of a watcher costs two watcher steps (the wake, the re-arm),
-one driver step, and usually two Trio passes.  A watcher keeps one cancel
-scope across its waits, replaced only once a removal has cancelled it (a
-fresh scope per wait was about a fifth of a wake's instructions).
+wakes once more: bounded, not a spin.  A watcher keeps one cancel scope
+across its waits, replaced only once a removal has cancelled it (a fresh
+scope per wait was about a fifth of a wake's instructions).
 
 Removing a reader or writer cancels its watcher's wait at once: Trio's
 cancellation runs the wait's abort synchronously, which takes the fd out of
 Trio's I/O manager before asyncio closes it (a wait left on a closed fd whose
 number is reused would never wake).  Watchers are started, and dormant ones
-re-armed, only when the driver parks, from the driver's own context.  They
-live in a nursery of the drive, so they end with it; a sync run re-arms
-every registered fd when the next run starts.
+re-armed, only as the loop goes to sleep: when the driver parks, or when a
+watcher that ran the loop sleeps on.  They live in a nursery of the drive,
+so they end with it; a sync run re-arms every registered fd when the next
+run starts.
 
 An fd that asyncio code and Trio code both wait on, in the same direction,
 is one Trio cannot serve twice (``BusyResourceError``).  If Trio code waits
