@@ -18,6 +18,13 @@ T = TypeVar("T")
 #: Upper bound for any single wait in a test; far above what a pass needs.
 TIMEOUT = 10.0
 
+#: Stock asyncio's loop, the reference trioloop is compared with: asyncio's
+#: selector loop, the class trioloop's loop is built on.  On Unix it is what
+#: ``asyncio.new_event_loop()`` makes; on Windows that makes the Proactor
+#: loop instead (IOCP completions, no ``add_reader``), which trioloop does
+#: not host, so the suite names the selector loop itself.
+new_stock_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.SelectorEventLoop
+
 
 def loop_driver() -> str:
     """The driver a new trioloop loop gets here (``TRIOLOOP_DRIVER``)."""

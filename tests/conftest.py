@@ -4,7 +4,7 @@
 parametrized three ways, so a difference between stock asyncio and trioloop
 shows up as a failure (as in uvloop's suite):
 
-* ``asyncio``      - stock asyncio's default loop;
+* ``asyncio``      - stock asyncio's selector loop (``_support.new_stock_loop``);
 * ``trioloop``     - trioloop in sync mode (``new_event_loop`` as loop factory);
 * ``trioloop-hosted`` - trioloop hosted inside ``trio.run`` (``trioloop.run``).
 
@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from _support import new_stock_loop
 
 import trioloop
 
@@ -57,7 +58,7 @@ def _run_with_factory(
 def run_on(flavour: str, coro: Coroutine[Any, Any, Any], *, debug: bool = False) -> Any:
     """Run ``coro`` to completion on ``flavour``'s loop and return its result."""
     if flavour == "asyncio":
-        return _run_with_factory(asyncio.new_event_loop, coro, debug)
+        return _run_with_factory(new_stock_loop, coro, debug)
     if flavour == "trioloop":
         return _run_with_factory(trioloop.new_event_loop, coro, debug)
     if flavour == "trioloop-hosted":

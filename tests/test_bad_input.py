@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 import trio
+from _support import new_stock_loop
 
 import trioloop
 
@@ -40,6 +41,12 @@ pytestmark = pytest.mark.timeout(30)
 
 #: Upper bound for awaiting anything a case returns.
 WAIT = 5.0
+
+#: The signals of the signal-handler cases.  Windows has neither SIGUSR1 nor
+#: SIGKILL; there asyncio's selector loop has no signal handlers at all, and
+#: every such call raises NotImplementedError, whatever the number.
+SIGUSR1 = getattr(signal, "SIGUSR1", signal.SIGTERM)
+SIGKILL = getattr(signal, "SIGKILL", 9)
 
 
 def _cb() -> None:
@@ -171,7 +178,7 @@ def run_sync(
 
 def run_on(flavour: str, coro: Any, debug: bool) -> Any:
     if flavour == "asyncio":
-        return run_sync(asyncio.new_event_loop, coro, debug)
+        return run_sync(new_stock_loop, coro, debug)
     if flavour == "trioloop":
         return run_sync(trioloop.new_event_loop, coro, debug)
     return trioloop.run(coro, debug=debug)
@@ -233,8 +240,8 @@ CLOSED: dict[str, LoopCase] = {
     "add_reader": lambda loop, s: loop.add_reader(s.pipe_fd(), _cb),
     "remove_reader": lambda loop, s: loop.remove_reader(s.pipe_fd()),
     "add_writer": lambda loop, s: loop.add_writer(s.pipe_fd(), _cb),
-    "add_signal_handler": lambda loop, s: loop.add_signal_handler(signal.SIGUSR1, _cb),
-    "remove_signal_handler": lambda loop, s: loop.remove_signal_handler(signal.SIGUSR1),
+    "add_signal_handler": lambda loop, s: loop.add_signal_handler(SIGUSR1, _cb),
+    "remove_signal_handler": lambda loop, s: loop.remove_signal_handler(SIGUSR1),
     "set_default_executor": lambda loop, s: loop.set_default_executor(
         concurrent.futures.ThreadPoolExecutor()
     ),
@@ -249,9 +256,7 @@ CLOSED: dict[str, LoopCase] = {
 
 
 def on_closed_loop(flavour: str, case: LoopCase) -> str:
-    loop = (
-        asyncio.new_event_loop() if flavour == "asyncio" else trioloop.new_event_loop()
-    )
+    loop = new_stock_loop() if flavour == "asyncio" else trioloop.new_event_loop()
     loop.close()
     scratch = Scratch()
     try:
@@ -274,7 +279,7 @@ WRONG_THREAD: dict[str, LoopCase] = {
     "call_later": lambda loop, s: loop.call_later(1, _cb),
     "call_at": lambda loop, s: loop.call_at(loop.time() + 1, _cb),
     "create_task": lambda loop, s: loop.create_task(s.coro()),
-    "add_signal_handler": lambda loop, s: loop.add_signal_handler(signal.SIGUSR1, _cb),
+    "add_signal_handler": lambda loop, s: loop.add_signal_handler(SIGUSR1, _cb),
     "call_soon_threadsafe (allowed)": lambda loop, s: loop.call_soon_threadsafe(_cb),
 }
 
@@ -351,12 +356,12 @@ BAD_ARGS: dict[str, LoopCase] = {
     "add_writer(object)": lambda loop, s: loop.add_writer(object(), _cb),  # type: ignore[arg-type]
     "remove_writer(-1)": lambda loop, s: loop.remove_writer(-1),
     "add_signal_handler(SIGKILL)": lambda loop, s: loop.add_signal_handler(
-        signal.SIGKILL, _cb
+        SIGKILL, _cb
     ),
     "add_signal_handler(0)": lambda loop, s: loop.add_signal_handler(0, _cb),
     "add_signal_handler(99999)": lambda loop, s: loop.add_signal_handler(99999, _cb),
     "add_signal_handler(coroutine fn)": lambda loop, s: loop.add_signal_handler(
-        signal.SIGUSR1, _coro_fn
+        SIGUSR1, _coro_fn
     ),
     "remove_signal_handler(str)": lambda loop, s: loop.remove_signal_handler("x"),  # type: ignore[arg-type]
     "sock_recv(blocking socket)": lambda loop, s: loop.sock_recv(
@@ -457,7 +462,8 @@ STOCK_BUGS = {
 CHILD_LIMIT = 8.0
 CHILD = """
 import json, sys
-from tests.test_bad_input import BAD_ARGS, on_running_loop
+sys.path.insert(0, "tests")  # where pytest finds _support
+from test_bad_input import BAD_ARGS, on_running_loop
 print(json.dumps(on_running_loop(sys.argv[1], BAD_ARGS[sys.argv[2]], sys.argv[3] == "debug")))
 """
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -284,12 +286,17 @@ def test_exit_code_from_inside_a_coroutine(
     assert (result.returncode, result.stderr) == (5, "")
 
 
+#: How python ends on an uncaught KeyboardInterrupt, so that the shell sees
+#: it: killed by SIGINT; on Windows, exit status STATUS_CONTROL_C_EXIT.
+ENDED_BY_CTRL_C = 0xC000013A if sys.platform == "win32" else -signal.SIGINT
+
+
 def test_keyboard_interrupt_kills_by_sigint(tmp_path: Path) -> None:
     """As with python itself: an uncaught KeyboardInterrupt ends the process
-    by SIGINT, so that the shell sees it."""
+    by SIGINT (Windows: with Ctrl+C's exit status)."""
     write(tmp_path / "app.py", "raise KeyboardInterrupt\n")
     result = trioloop_cli("app.py", cwd=tmp_path)
-    assert result.returncode == -signal.SIGINT
+    assert result.returncode == ENDED_BY_CTRL_C
     assert result.stderr.splitlines()[-1] == "KeyboardInterrupt"
 
 
@@ -351,9 +358,11 @@ def test_usage(tmp_path: Path) -> None:
 
 
 def test_console_script(tmp_path: Path, app: Callable[[str], None]) -> None:
-    script = Path(sys.executable).parent / "trioloop"
-    if not script.exists():
-        pytest.skip("the trioloop console script is not installed (reinstall .[test])")
+    # (where pip puts scripts: beside python in a venv, Scripts\ on Windows)
+    scripts = sysconfig.get_path("scripts")
+    script = shutil.which("trioloop", path=scripts)
+    if script is None:
+        pytest.skip(f"no trioloop console script in {scripts} (reinstall .[test])")
     app("""
         import asyncio, sys
         from report import report
@@ -365,7 +374,7 @@ def test_console_script(tmp_path: Path, app: Callable[[str], None]) -> None:
         print(sys.argv[1:])
     """)
     result = subprocess.run(
-        [str(script), "app.py", "x"], cwd=tmp_path, capture_output=True, text=True,
+        [script, "app.py", "x"], cwd=tmp_path, capture_output=True, text=True,
         check=False, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from _support import new_stock_loop
 
 import trioloop
 from trioloop import aio_as_trio
@@ -422,7 +423,7 @@ def test_a_stop_in_a_batch_a_watcher_runs_ends_run_forever_as_asyncios_does(
     """``stop()`` ends ``run_forever`` after the iteration that called it,
     also when that iteration ran in a woken watcher's task (portable)."""
     monkeypatch.setenv("TRIOLOOP_DRIVER", driver)
-    loop = (asyncio if flavour == "asyncio" else trioloop).new_event_loop()
+    loop = new_stock_loop() if flavour == "asyncio" else trioloop.new_event_loop()
     fd, peer = socket.socketpair()
     ran: list[str] = []
 

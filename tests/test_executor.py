@@ -189,7 +189,8 @@ def test_getaddrinfo_localhost(run):
         infos = await within(loop.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM))
         expected = socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)
         assert sorted(infos) == sorted(expected)
-        assert (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)) in infos
+        # (family and address only: Windows may report protocol 0, not 6)
+        assert (socket.AF_INET, ("127.0.0.1", 80)) in {(i[0], i[4]) for i in infos}
 
         numeric = await within(
             loop.getaddrinfo("127.0.0.1", "80", flags=socket.AI_NUMERICHOST)

@@ -320,6 +320,9 @@ def test_subprocess_protocol_callbacks(run):
     run(main())
 
 
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads Linux's /proc/<pid>/stat"
+)
 def test_no_child_left_in_proc(run):
     async def main():
         procs = [await asyncio.create_subprocess_exec("true") for _ in range(5)]

@@ -64,6 +64,9 @@ def test_unix_connection_on_a_path(run, sock_path):
     run(main())
 
 
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the abstract namespace is Linux's"
+)
 def test_unix_connection_in_abstract_namespace(run):
     async def main():
         loop = asyncio.get_running_loop()
