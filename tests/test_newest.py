@@ -160,8 +160,8 @@ def test_python_m_asyncio_ps_lists_the_tasks_of_a_trioloop_process():
             text=True,
             timeout=60,
         )
-        # (macOS, say, lets only root read another process's memory; some
-        # versions report it on stdout)
+        # (macOS, for one, lets only root read another process's memory;
+        # asyncio's tool may print its error on stdout)
         if ps.returncode != 0 and "ermission" in ps.stderr + ps.stdout:
             pytest.skip(f"this machine forbids reading another process: {ps.stderr}")
         assert ps.returncode == 0, ps.stderr

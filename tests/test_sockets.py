@@ -131,7 +131,8 @@ def test_reader_and_writer_on_one_fd(run):
 
 
 @pytest.mark.skipif(
-    sys.platform == "win32", reason="a socket is no file descriptor on Windows"
+    sys.platform == "win32",
+    reason="Windows: a socket is no file descriptor (os.close cannot close it)",
 )
 def test_add_reader_on_closed_fd(run):
     """epoll and kqueue refuse a closed fd at once; poll (the default where
