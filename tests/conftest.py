@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from _support import new_stock_loop
+from _support import loop_driver, new_stock_loop
 
 import trioloop
 
@@ -136,9 +136,7 @@ def _no_epoll_state() -> str:
         )
     forced = os.environ.pop("TRIOLOOP_DRIVER", None)
     try:  # what ``auto`` picks, whatever the run forces
-        loop = trioloop.new_event_loop()
-        driver = loop.driver
-        loop.close()
+        driver = loop_driver()
     finally:
         if forced is not None:
             os.environ["TRIOLOOP_DRIVER"] = forced

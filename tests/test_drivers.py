@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from _support import new_stock_loop
+from _support import loop_driver, new_stock_loop
 
 import trioloop
 from trioloop import aio_as_trio
@@ -35,25 +35,17 @@ LINUX = sys.platform.startswith("linux")
 EPOLL_HERE = LINUX and hasattr(select, "epoll")
 
 
-def _driver_of_new_loop() -> str:
-    loop = trioloop.new_event_loop()
-    try:
-        return loop.driver
-    finally:
-        loop.close()
-
-
 @pytest.mark.parametrize("value", ["portable", "epoll", "auto", ""])
 def test_the_variable_picks_the_driver(monkeypatch, value):
     monkeypatch.setenv("TRIOLOOP_DRIVER", value)
     if value == "epoll" and not EPOLL_HERE:
         with pytest.raises(RuntimeError, match="TRIOLOOP_DRIVER=epoll, but "):
-            _driver_of_new_loop()
+            loop_driver()
         return
     expected = value if value in ("epoll", "portable") else None
     if expected is None:  # auto (also when set but empty)
         expected = "epoll" if EPOLL_HERE else "portable"
-    assert _driver_of_new_loop() == expected
+    assert loop_driver() == expected
 
 
 def test_the_portable_driver_never_blocks_in_place_and_says_so(monkeypatch, caplog):

@@ -133,8 +133,8 @@ class PortableSelector(selectors.BaseSelector):
         self._native: selectors.BaseSelector = selectors.DefaultSelector()
         #: As ``ParkingSelector.park_for``: how long the loop asked to sleep.
         self.park_for = NOT_PARKING
-        #: Unused here (the epoll driver may block in place); kept so the
-        #: driver needs to know no difference.
+        #: When the current batch ends (see ``DriverSelector``): the driver
+        #: sets it; only the epoll driver's block in place also moves it.
         self.batch_end = 0.0
         #: True while the driver runs a batch (see ``DriverSelector``).
         self.in_batch = False
@@ -379,9 +379,7 @@ class PortableSelector(selectors.BaseSelector):
             sleep_on = self._drive.batch_here(task, guard)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit, bugs
             self._batch_here = False
-            if self._failure is None:
-                self._failure = exc
-            self._wake_driver()
+            self._end_drive(exc)
             return False
         self._batch_here = False
         if self._parked is None:
@@ -412,6 +410,10 @@ class PortableSelector(selectors.BaseSelector):
             "and direction between the two (Trio allows one waiter)"
         )
         failure.__cause__ = exc
+        self._end_drive(failure)
+
+    def _end_drive(self, failure: BaseException) -> None:
+        """Have the driver raise ``failure`` (the first one, if several)."""
         if self._failure is None:
             self._failure = failure
         self._wake_driver()
